@@ -1,0 +1,128 @@
+// merkle: row hashing and the Merkle trees kuzusync compares.
+//
+// A table's rows are placed in 8^depth leaf buckets by a 64-bit hash of
+// their key (node primary key; rel source-node key), so two replicas' trees
+// line up whatever the row order. Each tree node holds the row count and the
+// lane-wise sum (mod 2^64 per lane) of the SHA-256 digests of the rows under
+// it: a multiset hash, so a node's value does not depend on row order, a
+// parent equals the sum of its children, and trees of different depths can
+// be compared at the shallower depth. See docs/hashing.md for the choice of
+// digest and its threat model, docs/tree-format.md for the file format.
+// Thread-safety: a Tree is immutable once built and may be shared; a
+// RowHasher or TreeBuilder is used by one thread at a time.
+
+#ifndef KUZUSYNC_MERKLE_MERKLE_H_
+#define KUZUSYNC_MERKLE_MERKLE_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "snapshot/status.h"
+
+namespace kuzusync::merkle {
+
+constexpr int kFanoutBits = 3;  // 8 children per node
+constexpr int kFanout = 1 << kFanoutBits;
+constexpr int kMaxDepth = 6;    // 262,144 leaves: memory stays bounded for any row count
+constexpr uint64_t kTargetLeafRows = 64;
+
+using RowDigest = std::array<uint8_t, 32>;
+
+// Canonical, quoting-independent encoding of one field: NULL is the single
+// byte 0; a value of n bytes is varint(n + 1) followed by the bytes. The
+// encoding of a row is the concatenation of its fields' encodings.
+void AppendField(std::string* out, std::string_view value, bool is_null);
+
+// Bucket placement of a key (node primary key, or a rel's source key).
+// Not collision resistant and need not be: it only spreads rows.
+uint64_t KeyHash(std::string_view key);
+
+// SHA-256 of a row's canonical encoding. Reuses one OpenSSL context.
+class RowHasher {
+ public:
+  RowHasher();
+  ~RowHasher();
+  RowHasher(const RowHasher&) = delete;
+  RowHasher& operator=(const RowHasher&) = delete;
+  RowDigest Digest(std::string_view encoded_row);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct NodeSummary {
+  uint64_t count = 0;
+  std::array<uint64_t, 4> sum{};
+
+  void Add(const RowDigest& digest);
+  void Add(const NodeSummary& other);
+  bool operator==(const NodeSummary&) const = default;
+};
+
+// Depth whose leaves hold about kTargetLeafRows rows (fewer than
+// kFanout * kTargetLeafRows): floor(log8(rows / 64)), within [0, kMaxDepth].
+int DepthForRows(uint64_t rows);
+
+// Index of the node at `level` that covers key_hash.
+inline uint64_t NodeIndex(uint64_t key_hash, int level) {
+  return level == 0 ? 0 : key_hash >> (64 - kFanoutBits * level);
+}
+
+class Tree {
+ public:
+  Tree() : levels_(1, std::vector<NodeSummary>(1)) {}
+
+  int depth() const { return static_cast<int>(levels_.size()) - 1; }
+  uint64_t rows() const { return levels_[0][0].count; }
+  const NodeSummary& root() const { return levels_[0][0]; }
+  // 0 <= level <= depth(), 0 <= index < 8^level.
+  const NodeSummary& node(int level, uint64_t index) const { return levels_[level][index]; }
+  const std::vector<NodeSummary>& level(int level) const { return levels_[level]; }
+
+  // Hex SHA-256 of the root summary: one string naming the table's content.
+  std::string RootHex() const;
+
+  // The same tree cut to a smaller depth (parents are sums of children).
+  Tree Truncated(int depth) const;
+
+  // Self-checking binary form (docs/tree-format.md).
+  std::string Serialize() const;
+  static Result<Tree> Deserialize(std::string_view data, const std::string& filename);
+
+ private:
+  friend class TreeBuilder;
+  // Builds the inner levels from the leaf level.
+  static Tree FromLeaves(std::vector<NodeSummary> leaves, int depth);
+
+  std::vector<std::vector<NodeSummary>> levels_;  // levels_[0] is the root
+};
+
+// Accumulates rows into leaves in one streaming pass; memory is
+// proportional to the number of leaves (8^depth), not to the rows.
+class TreeBuilder {
+ public:
+  explicit TreeBuilder(int depth);
+  void Add(uint64_t key_hash, const RowDigest& digest) {
+    leaves_[NodeIndex(key_hash, depth_)].Add(digest);
+    ++rows_;
+  }
+  uint64_t rows() const { return rows_; }
+  // The tree at min(depth, DepthForRows(rows())).
+  Tree Finish() &&;
+
+ private:
+  int depth_;
+  uint64_t rows_ = 0;
+  std::vector<NodeSummary> leaves_;
+};
+
+std::string ToHex(const uint8_t* data, size_t size);
+
+}  // namespace kuzusync::merkle
+
+#endif  // KUZUSYNC_MERKLE_MERKLE_H_

@@ -1,0 +1,138 @@
+// Tree building, truncation and the on-disk form of a tree.
+
+#include <cstring>
+
+#include "merkle/merkle.h"
+
+namespace kuzusync::merkle {
+namespace {
+
+constexpr char kMagic[8] = {'K', 'S', 'T', 'R', 'E', 'E', '0', '1'};
+constexpr uint32_t kFormatVersion = 1;
+
+uint64_t LoadLE64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+void PutLE64(std::string* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+
+void PutLE32(std::string* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+
+}  // namespace
+
+void NodeSummary::Add(const RowDigest& digest) {
+  ++count;
+  for (int i = 0; i < 4; ++i) sum[i] += LoadLE64(digest.data() + 8 * i);
+}
+
+void NodeSummary::Add(const NodeSummary& other) {
+  count += other.count;
+  for (int i = 0; i < 4; ++i) sum[i] += other.sum[i];
+}
+
+int DepthForRows(uint64_t rows) {
+  int depth = 0;
+  uint64_t leaves_needed = rows / kTargetLeafRows;
+  while (depth < kMaxDepth && (uint64_t{1} << (kFanoutBits * (depth + 1))) <= leaves_needed) ++depth;
+  return depth;
+}
+
+Tree Tree::FromLeaves(std::vector<NodeSummary> leaves, int depth) {
+  Tree tree;
+  tree.levels_.assign(depth + 1, {});
+  tree.levels_[depth] = std::move(leaves);
+  for (int level = depth - 1; level >= 0; --level) {
+    const std::vector<NodeSummary>& below = tree.levels_[level + 1];
+    std::vector<NodeSummary>& here = tree.levels_[level];
+    here.assign(below.size() / kFanout, NodeSummary{});
+    for (size_t i = 0; i < below.size(); ++i) here[i / kFanout].Add(below[i]);
+  }
+  return tree;
+}
+
+Tree Tree::Truncated(int depth) const {
+  Tree tree;
+  tree.levels_.assign(levels_.begin(), levels_.begin() + std::min(depth, this->depth()) + 1);
+  return tree;
+}
+
+std::string Tree::RootHex() const {
+  std::string encoded;
+  PutLE64(&encoded, root().count);
+  for (uint64_t lane : root().sum) PutLE64(&encoded, lane);
+  RowHasher hasher;
+  RowDigest d = hasher.Digest(encoded);
+  return ToHex(d.data(), d.size());
+}
+
+std::string Tree::Serialize() const {
+  std::string out(kMagic, sizeof(kMagic));
+  PutLE32(&out, kFormatVersion);
+  out.push_back(static_cast<char>(kFanoutBits));
+  out.push_back(static_cast<char>(depth()));
+  out.push_back(0);
+  out.push_back(0);
+  for (const NodeSummary& leaf : levels_.back()) {
+    PutLE64(&out, leaf.count);
+    for (uint64_t lane : leaf.sum) PutLE64(&out, lane);
+  }
+  RowHasher hasher;
+  RowDigest check = hasher.Digest(out);
+  out.append(reinterpret_cast<const char*>(check.data()), check.size());
+  return out;
+}
+
+Result<Tree> Tree::Deserialize(std::string_view data, const std::string& filename) {
+  constexpr size_t kHeader = sizeof(kMagic) + 8;
+  constexpr size_t kLeaf = 40;
+  constexpr size_t kCheck = 32;
+  if (data.size() < kHeader + kCheck || std::memcmp(data.data(), kMagic, sizeof(kMagic)) != 0) {
+    return Status::Corrupt("not a kuzusync tree file", filename);
+  }
+  const auto* bytes = reinterpret_cast<const uint8_t*>(data.data());
+  uint32_t version = static_cast<uint32_t>(LoadLE64(bytes + 8) & 0xffffffffu);
+  if (version != kFormatVersion) {
+    return Status::Corrupt("tree file format version " + std::to_string(version) +
+                               " is not supported", filename);
+  }
+  int fanout_bits = bytes[12];
+  int depth = bytes[13];
+  if (fanout_bits != kFanoutBits || depth > kMaxDepth) {
+    return Status::Corrupt("tree file has an unsupported shape", filename);
+  }
+  size_t leaves = size_t{1} << (kFanoutBits * depth);
+  if (data.size() != kHeader + leaves * kLeaf + kCheck) {
+    return Status::Corrupt("tree file is truncated or too long", filename);
+  }
+  RowHasher hasher;
+  RowDigest check = hasher.Digest(data.substr(0, data.size() - kCheck));
+  if (std::memcmp(check.data(), data.data() + data.size() - kCheck, kCheck) != 0) {
+    return Status::Corrupt("tree file checksum mismatch", filename);
+  }
+  std::vector<NodeSummary> leaf_level(leaves);
+  const uint8_t* p = bytes + kHeader;
+  for (NodeSummary& leaf : leaf_level) {
+    leaf.count = LoadLE64(p);
+    for (int i = 0; i < 4; ++i) leaf.sum[i] = LoadLE64(p + 8 + 8 * i);
+    p += kLeaf;
+  }
+  return FromLeaves(std::move(leaf_level), depth);
+}
+
+TreeBuilder::TreeBuilder(int depth)
+    : depth_(std::min(std::max(depth, 0), kMaxDepth)),
+      leaves_(size_t{1} << (kFanoutBits * depth_)) {}
+
+Tree TreeBuilder::Finish() && {
+  Tree full = Tree::FromLeaves(std::move(leaves_), depth_);
+  int wanted = DepthForRows(rows_);
+  return wanted < depth_ ? full.Truncated(wanted) : full;
+}
+
+}  // namespace kuzusync::merkle

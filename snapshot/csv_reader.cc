@@ -1,0 +1,193 @@
+// CsvReader: a buffered, restartable row parser. A row that does not fit in
+// the buffered bytes is parsed again from its start after more input is
+// read, so the parser never keeps state across refills.
+
+#include "snapshot/csv_reader.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace kuzusync {
+
+CsvReader::CsvReader(SequentialFile* file, CsvOptions options, std::string filename,
+                     size_t buffer_size)
+    : file_(file), options_(options), filename_(std::move(filename)) {
+  buffer_.resize(std::max<size_t>(buffer_size, 64));
+}
+
+Status CsvReader::Fill() {
+  if (begin_ > 0) {
+    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  if (end_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);  // one row larger than the buffer
+  size_t got = 0;
+  KS_RETURN_IF_ERROR(file_->Read(buffer_.size() - end_, buffer_.data() + end_, &got));
+  if (got == 0) eof_ = true;
+  end_ += got;
+  return Status::Ok();
+}
+
+Status CsvReader::Next(bool* has_row) {
+  while (true) {
+    if (begin_ == end_) {
+      if (eof_) {
+        *has_row = false;
+        return Status::Ok();
+      }
+      KS_RETURN_IF_ERROR(Fill());
+      continue;
+    }
+    size_t next = 0;
+    Status error;
+    Parse result = ParseRow(&next, &error);
+    if (result == Parse::kError) return error;
+    if (result == Parse::kNeedMore) {
+      KS_RETURN_IF_ERROR(Fill());
+      continue;
+    }
+    // Materialise views only now: unescaped_ may have grown during parsing.
+    fields_.clear();
+    nulls_.clear();
+    for (const FieldSpan& span : spans_) {
+      const char* base = span.unescaped ? unescaped_.data() : buffer_.data();
+      fields_.emplace_back(base + span.begin, span.size);
+      nulls_.push_back(span.size == 0 && !span.quoted);
+    }
+    row_line_ = line_;
+    const char* row_begin = buffer_.data() + begin_;
+    line_ += std::count(row_begin, static_cast<const char*>(buffer_.data()) + next, '\n');
+    begin_ = next;
+    if (options_.header && !header_skipped_) {
+      header_skipped_ = true;
+      continue;
+    }
+    *has_row = true;
+    return Status::Ok();
+  }
+}
+
+// Fast path: a line without any quote character is split on the delimiter.
+CsvReader::Parse CsvReader::ParseRow(size_t* next, Status* error) {
+  const char* data = buffer_.data();
+  const char* start = data + begin_;
+  const char* limit = data + end_;
+  const char* eol = static_cast<const char*>(std::memchr(start, '\n', limit - start));
+  if (eol == nullptr) {
+    if (!eof_) return Parse::kNeedMore;
+    eol = limit;
+  }
+  if (std::memchr(start, options_.quote, eol - start) != nullptr ||
+      (options_.escape != options_.quote &&
+       std::memchr(start, options_.escape, eol - start) != nullptr)) {
+    return ParseQuotedRow(next, error);
+  }
+  spans_.clear();
+  const char* field = start;
+  while (true) {
+    const char* delim =
+        static_cast<const char*>(std::memchr(field, options_.delimiter, eol - field));
+    if (delim == nullptr) {
+      spans_.push_back({static_cast<size_t>(field - data), static_cast<size_t>(eol - field),
+                        false, false});
+      break;
+    }
+    spans_.push_back({static_cast<size_t>(field - data), static_cast<size_t>(delim - field),
+                      false, false});
+    field = delim + 1;
+  }
+  *next = (eol == limit) ? end_ : static_cast<size_t>(eol - data) + 1;
+  return Parse::kRow;
+}
+
+// General path: a state machine over one row that may span several lines.
+CsvReader::Parse CsvReader::ParseQuotedRow(size_t* next, Status* error) {
+  const char* data = buffer_.data();
+  const char quote = options_.quote;
+  const char escape = options_.escape;
+  const char delimiter = options_.delimiter;
+  spans_.clear();
+  unescaped_.clear();
+  size_t p = begin_;
+  while (true) {
+    if (p < end_ && data[p] == quote) {
+      // Quoted field: copy into unescaped_ only if an escape occurs.
+      size_t content = p + 1;
+      size_t q = content;
+      bool needs_copy = false;
+      std::string copy;
+      while (true) {
+        if (q >= end_) {
+          if (!eof_) return Parse::kNeedMore;
+          *error = Status::Corrupt("unterminated quoted field", filename_, line_);
+          return Parse::kError;
+        }
+        char c = data[q];
+        if (c == escape && escape != quote) {
+          if (q + 1 >= end_) {
+            if (!eof_) return Parse::kNeedMore;
+            *error = Status::Corrupt("unterminated quoted field", filename_, line_);
+            return Parse::kError;
+          }
+          if (!needs_copy) copy.assign(data + content, q - content);
+          needs_copy = true;
+          copy.push_back(data[q + 1]);
+          q += 2;
+          continue;
+        }
+        if (c == quote) {
+          if (q + 1 >= end_ && !eof_) return Parse::kNeedMore;
+          if (q + 1 < end_ && data[q + 1] == quote && escape == quote) {
+            if (!needs_copy) copy.assign(data + content, q - content);
+            needs_copy = true;
+            copy.push_back(quote);
+            q += 2;
+            continue;
+          }
+          break;  // closing quote
+        }
+        if (needs_copy) copy.push_back(c);
+        ++q;
+      }
+      if (needs_copy) {
+        spans_.push_back({unescaped_.size(), copy.size(), true, true});
+        unescaped_ += copy;
+      } else {
+        spans_.push_back({content, q - content, true, false});
+      }
+      p = q + 1;
+      if (p < end_ && data[p] != delimiter && data[p] != '\n') {
+        if (data[p] == '\r' && p + 1 < end_ && data[p + 1] == '\n') {
+          ++p;
+        } else {
+          uint64_t line = line_ + std::count(data + begin_, data + p, '\n');
+          *error = Status::Corrupt(std::string("unexpected character '") + data[p] +
+                                       "' after a closing quote",
+                                   filename_, line);
+          return Parse::kError;
+        }
+      }
+    } else {
+      size_t q = p;
+      while (q < end_ && data[q] != delimiter && data[q] != '\n') ++q;
+      if (q >= end_ && !eof_) return Parse::kNeedMore;
+      spans_.push_back({p, q - p, false, false});
+      p = q;
+    }
+    // p is at a delimiter, a newline, or the end of input.
+    if (p >= end_) {
+      if (!eof_) return Parse::kNeedMore;
+      *next = end_;
+      return Parse::kRow;
+    }
+    if (data[p] == '\n') {
+      *next = p + 1;
+      return Parse::kRow;
+    }
+    ++p;  // delimiter: another field follows, possibly empty
+    if (p >= end_ && !eof_) return Parse::kNeedMore;
+  }
+}
+
+}  // namespace kuzusync

@@ -1,0 +1,71 @@
+// CsvReader: streams rows of a CSV file written by Kuzu's EXPORT DATABASE.
+//
+// RFC 4180 with Kuzu's conventions: fields are quoted only when needed,
+// quotes inside quoted fields are doubled (or preceded by the escape
+// character when it differs from the quote), quoted fields may hold
+// delimiters and newlines, and an empty unquoted field is NULL while ""
+// is the empty string. Bytes are passed through unchanged (UTF-8 kept).
+// Internal to the snapshot library; not thread-safe.
+
+#ifndef KUZUSYNC_SNAPSHOT_CSV_READER_H_
+#define KUZUSYNC_SNAPSHOT_CSV_READER_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "snapshot/env.h"
+#include "snapshot/snapshot.h"
+
+namespace kuzusync {
+
+class CsvReader {
+ public:
+  // `file` must outlive the reader. `filename` names the file in errors.
+  CsvReader(SequentialFile* file, CsvOptions options, std::string filename,
+            size_t buffer_size = 1 << 20);
+
+  // Parses the next row. Sets *has_row to false at end of input. On error
+  // (unterminated quote, junk after a closing quote) the Status names the
+  // file and the line where the row starts.
+  Status Next(bool* has_row);
+
+  // The fields of the last row; views stay valid until the next call.
+  const std::vector<std::string_view>& fields() const { return fields_; }
+  const std::vector<uint8_t>& nulls() const { return nulls_; }
+  uint64_t row_line() const { return row_line_; }
+
+ private:
+  enum class Parse { kRow, kNeedMore, kError };
+  struct FieldSpan {
+    size_t begin;  // offset into buffer_, or into unescaped_ when `unescaped`
+    size_t size;
+    bool quoted;
+    bool unescaped;
+  };
+
+  Parse ParseRow(size_t* next, Status* error);
+  Parse ParseQuotedRow(size_t* next, Status* error);
+  Status Fill();
+
+  SequentialFile* file_;
+  CsvOptions options_;
+  std::string filename_;
+  std::string buffer_;
+  size_t begin_ = 0;  // start of unparsed data in buffer_
+  size_t end_ = 0;    // end of valid data in buffer_
+  bool eof_ = false;
+  bool header_skipped_ = false;
+  uint64_t line_ = 1;  // line of buffer_[begin_]
+  uint64_t row_line_ = 0;
+
+  std::vector<FieldSpan> spans_;
+  std::string unescaped_;
+  std::vector<std::string_view> fields_;
+  std::vector<uint8_t> nulls_;
+};
+
+}  // namespace kuzusync
+
+#endif  // KUZUSYNC_SNAPSHOT_CSV_READER_H_

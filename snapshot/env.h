@@ -1,0 +1,86 @@
+// Env: the operating-system services kuzusync logic uses, behind an interface.
+//
+// Every read or write of a replica goes through an Env so that tests can run
+// the same logic on an in-memory file system (NewMemEnv) and fault tests can
+// observe what was published. Modelled on leveldb's include/leveldb/env.h.
+// All Env implementations are safe for concurrent use from several threads;
+// a single SequentialFile or WritableFile is not.
+
+#ifndef KUZUSYNC_SNAPSHOT_ENV_H_
+#define KUZUSYNC_SNAPSHOT_ENV_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "snapshot/status.h"
+
+namespace kuzusync {
+
+// A file read from front to back.
+class SequentialFile {
+ public:
+  virtual ~SequentialFile() = default;
+  // Reads up to n bytes into scratch; *read is 0 only at end of file.
+  virtual Status Read(size_t n, char* scratch, size_t* read) = 0;
+};
+
+// A file being written. Nothing is visible under the final name until the
+// caller publishes it (see WriteFileAtomically).
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  virtual Status Append(std::string_view data) = 0;
+  virtual Status Sync() = 0;  // data reaches stable storage
+  virtual Status Close() = 0;
+};
+
+enum class FileType { kRegular, kDirectory, kOther };
+
+struct DirEntry {
+  std::string name;
+  FileType type = FileType::kOther;
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+
+  // The process-wide Env backed by the real file system. Never deleted.
+  static Env* Default();
+
+  virtual Status NewSequentialFile(const std::string& path,
+                                   std::unique_ptr<SequentialFile>* result) = 0;
+  // Creates or truncates path.
+  virtual Status NewWritableFile(const std::string& path,
+                                 std::unique_ptr<WritableFile>* result) = 0;
+  // Entries of dir, excluding "." and "..", in no particular order.
+  virtual Status ListDir(const std::string& dir, std::vector<DirEntry>* entries) = 0;
+  // kNotFound when path does not exist.
+  virtual Status Stat(const std::string& path, FileType* type, uint64_t* size) = 0;
+  virtual Status CreateDir(const std::string& dir) = 0;  // OK if it exists
+  virtual Status RemoveFile(const std::string& path) = 0;
+  // Atomically replaces `to` by `from`.
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  // Makes completed renames in dir durable.
+  virtual Status SyncDir(const std::string& dir) = 0;
+};
+
+// An Env whose files live in memory only; for tests. Caller owns the result.
+std::unique_ptr<Env> NewMemEnv();
+
+// Reads a whole file.
+Status ReadFileToString(Env* env, const std::string& path, std::string* data);
+
+// Publishes data under path: write to a temp name beside it, fsync, rename,
+// fsync the directory. A crash leaves either the old file or the new one.
+Status WriteFileAtomically(Env* env, const std::string& path, std::string_view data);
+
+// "dir/name" without doubling the separator.
+std::string JoinPath(std::string_view dir, std::string_view name);
+
+}  // namespace kuzusync
+
+#endif  // KUZUSYNC_SNAPSHOT_ENV_H_

@@ -1,0 +1,117 @@
+// snapshot: reads Kuzu `EXPORT DATABASE ... (format='csv')` directories.
+//
+// An export is schema.cypher (DDL), copy.cypher (which file holds which
+// table, with its CSV options) and one CSV file per node table or per rel
+// table FROM/TO pair. This library parses the two Cypher files into a
+// Schema and a list of DataFiles, and streams the rows of a table as
+// unquoted fields. All knowledge of the export layout lives here, so that a
+// new layout (a Kuzu fork, a parquet reader) is one reader away.
+// Functions are thread-compatible: distinct calls may run concurrently.
+
+#ifndef KUZUSYNC_SNAPSHOT_SNAPSHOT_H_
+#define KUZUSYNC_SNAPSHOT_SNAPSHOT_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "snapshot/env.h"
+#include "snapshot/status.h"
+
+namespace kuzusync {
+
+enum class TableKind { kNode, kRel };
+
+struct Column {
+  std::string name;
+  std::string type;  // as written in the DDL, whitespace collapsed: "STRUCT(a INT64, b STRING)"
+  bool operator==(const Column&) const = default;
+};
+
+struct RelConnection {
+  std::string from;
+  std::string to;
+  bool operator==(const RelConnection&) const = default;
+};
+
+struct TableSchema {
+  std::string name;
+  TableKind kind = TableKind::kNode;
+  // Node: every column. Rel: the properties only (the CSV row is from-key,
+  // to-key, then these).
+  std::vector<Column> columns;
+  size_t primary_key = 0;                  // node: index into columns
+  std::vector<RelConnection> connections;  // rel: FROM/TO pairs
+  std::string multiplicity;                // rel: MANY_MANY, ONE_ONE, ...
+  std::string ddl;                         // the CREATE statement as written
+
+  // Number of fields each CSV row of this table has.
+  size_t FieldCount() const { return kind == TableKind::kRel ? columns.size() + 2 : columns.size(); }
+  // True when rows of the two tables mean the same thing (name aside).
+  bool SameShape(const TableSchema& other) const;
+};
+
+struct Schema {
+  std::vector<TableSchema> tables;
+  // Statements that are not table DDL (sequences, RETURN nextval, macros),
+  // carried verbatim so that a writer can reproduce them.
+  std::vector<std::string> other_statements;
+
+  const TableSchema* Find(std::string_view name) const;
+};
+
+struct CsvOptions {
+  char delimiter = ',';
+  char quote = '"';
+  char escape = '"';
+  bool header = false;
+};
+
+// One COPY statement of copy.cypher.
+struct DataFile {
+  std::string table;
+  std::string path;  // relative to the export directory, as written
+  RelConnection connection;  // rel tables: the FROM/TO pair of this file
+  CsvOptions csv;
+  uint64_t size_bytes = 0;  // filled by OpenExport
+};
+
+struct ExportDir {
+  std::string dir;
+  Schema schema;
+  std::vector<DataFile> files;
+
+  std::vector<const DataFile*> FilesOf(std::string_view table) const;
+  std::string PathOf(const DataFile& file) const { return JoinPath(dir, file.path); }
+};
+
+// Parses schema.cypher text. `filename` is used in error messages.
+Result<Schema> ParseSchema(std::string_view text, const std::string& filename);
+
+// Parses copy.cypher text into its COPY statements.
+Result<std::vector<DataFile>> ParseCopyStatements(std::string_view text,
+                                                  const std::string& filename);
+
+// Reads dir/schema.cypher and dir/copy.cypher and checks that every data
+// file exists and every table in copy.cypher is declared. A directory
+// holding parquet files is kUnsupported.
+Result<ExportDir> OpenExport(Env* env, const std::string& dir);
+
+// One CSV row, fields unquoted. Views are valid only during the callback.
+struct RowView {
+  const std::vector<std::string_view>* fields;
+  const std::vector<uint8_t>* is_null;  // 1 where the field is NULL (empty, unquoted)
+  uint64_t line;                     // 1-based line where the row starts
+};
+
+// Streams every row of one data file. Stops at the first error, which names
+// the file and line (unterminated quote, wrong number of fields).
+// The callback may return a non-OK Status to stop early; it is passed on.
+Status ScanDataFile(Env* env, const ExportDir& export_dir, const DataFile& file,
+                    size_t expected_fields, const std::function<Status(const RowView&)>& on_row);
+
+}  // namespace kuzusync
+
+#endif  // KUZUSYNC_SNAPSHOT_SNAPSHOT_H_

@@ -1,0 +1,214 @@
+// Tests for the comparison: exact counts, logarithmic descent, rel
+// multisets, schema differences and bad input, on in-memory exports.
+
+#include <gtest/gtest.h>
+
+#include "diff/diff.h"
+
+namespace kuzusync {
+namespace {
+
+constexpr const char kSchema[] =
+    "CREATE NODE TABLE `User` (`id` INT64,`name` STRING,`age` INT64, PRIMARY KEY(`id`));\n"
+    "CREATE REL TABLE `Follows` (FROM `User` TO `User`, `since` INT64,MANY_MANY);\n";
+constexpr const char kCopy[] =
+    "COPY `User` (`id`,`name`,`age`) FROM \"User.csv\" (parallel=true);\n"
+    "COPY `Follows` (`since`) FROM \"Follows_User_User.csv\" (to='User', from='User', parallel=true);\n";
+
+class DiffTest : public ::testing::Test {
+ protected:
+  void WriteExport(const std::string& dir, const std::string& users, const std::string& follows,
+                   const std::string& schema = kSchema) {
+    ASSERT_TRUE(WriteFileAtomically(env_.get(), dir + "/schema.cypher", schema).ok());
+    ASSERT_TRUE(WriteFileAtomically(env_.get(), dir + "/copy.cypher", kCopy).ok());
+    ASSERT_TRUE(WriteFileAtomically(env_.get(), dir + "/User.csv", users).ok());
+    ASSERT_TRUE(WriteFileAtomically(env_.get(), dir + "/Follows_User_User.csv", follows).ok());
+  }
+
+  static std::string Users(int from, int to, int skip_every = 0) {
+    std::string out;
+    for (int i = from; i < to; ++i) {
+      if (skip_every != 0 && i % skip_every == 0) continue;
+      out += std::to_string(i) + ",user" + std::to_string(i) + "," + std::to_string(20 + i % 50) + "\n";
+    }
+    return out;
+  }
+
+  const TableDiff& Table(const DiffReport& report, const std::string& name) {
+    for (const TableDiff& t : report.tables) {
+      if (t.table == name) return t;
+    }
+    ADD_FAILURE() << "no table " << name;
+    return report.tables.front();
+  }
+
+  std::unique_ptr<Env> env_ = NewMemEnv();
+};
+
+TEST_F(DiffTest, IdenticalWhateverTheRowOrderAndQuoting) {
+  WriteExport("/a", "1,ann,30\n2,bob,40\n", "1,2,2020\n2,1,\n");
+  WriteExport("/b", "2,\"bob\",40\n1,ann,\"30\"\n", "2,1,\n\"1\",2,2020\n");
+  auto report = DiffExports(env_.get(), "/a", "/b", {});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->identical);
+  EXPECT_EQ(report->stats.comparisons, 2u);  // one root per table
+}
+
+TEST_F(DiffTest, SeedCaseTenThousandMinusTen) {
+  // B lacks every 1000th user: 10 rows only in A, found by a descent that
+  // compares fewer than 100 node pairs.
+  WriteExport("/a", Users(0, 10000), "");
+  WriteExport("/b", Users(0, 10000, 1000), "");
+  auto report = DiffExports(env_.get(), "/a", "/b", {});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_FALSE(report->identical);
+  const TableDiff& users = Table(report.value(), "User");
+  EXPECT_EQ(users.rows_a, 10000u);
+  EXPECT_EQ(users.rows_b, 9990u);
+  EXPECT_EQ(users.only_in_a, 10u);
+  EXPECT_EQ(users.only_in_b, 0u);
+  EXPECT_EQ(users.changed, 0u);
+  EXPECT_LT(report->stats.comparisons, 100u);
+  EXPECT_LE(report->stats.leaves_compared, 10u);
+}
+
+TEST_F(DiffTest, ChangedRowsAndRowListing) {
+  WriteExport("/a", "1,ann,30\n2,bob,40\n3,cy,50\n", "");
+  WriteExport("/b", "1,ann,31\n2,bob,40\n4,dee,60\n", "");
+  DiffOptions options;
+  options.collect_rows = true;
+  auto report = DiffExports(env_.get(), "/a", "/b", options);
+  ASSERT_TRUE(report.ok());
+  const TableDiff& users = Table(report.value(), "User");
+  EXPECT_EQ(users.only_in_a, 1u);
+  EXPECT_EQ(users.only_in_b, 1u);
+  EXPECT_EQ(users.changed, 1u);
+  ASSERT_EQ(users.rows.size(), 3u);
+  EXPECT_EQ(users.rows[0].sign, '~');
+  EXPECT_EQ(users.rows[0].display, "1");
+  EXPECT_EQ(users.rows[1].sign, '+');
+  EXPECT_EQ(users.rows[1].display, "3");
+  EXPECT_EQ(users.rows[2].sign, '-');
+  EXPECT_EQ(users.rows[2].display, "4");
+}
+
+TEST_F(DiffTest, RelsAreMultisetsOfWholeRows) {
+  // A has the 1->2 edge twice, B once; B's 2->1 edge has another property.
+  WriteExport("/a", Users(0, 5), "1,2,2020\n1,2,2020\n2,1,2019\n");
+  WriteExport("/b", Users(0, 5), "1,2,2020\n2,1,2018\n");
+  auto report = DiffExports(env_.get(), "/a", "/b", {});
+  ASSERT_TRUE(report.ok());
+  const TableDiff& follows = Table(report.value(), "Follows");
+  EXPECT_EQ(follows.kind, TableKind::kRel);
+  EXPECT_EQ(follows.rows_a, 3u);
+  EXPECT_EQ(follows.rows_b, 2u);
+  EXPECT_EQ(follows.only_in_a, 2u);
+  EXPECT_EQ(follows.only_in_b, 1u);
+  EXPECT_EQ(follows.changed, 0u);
+}
+
+TEST_F(DiffTest, TreesOfDifferentDepthsStillCompareExactly) {
+  // 4000 rows hash to depth 1, 600 rows to depth 0... and 40000 to depth 2.
+  WriteExport("/a", Users(0, 40000), "");
+  WriteExport("/b", Users(0, 600), "");
+  auto report = DiffExports(env_.get(), "/a", "/b", {});
+  ASSERT_TRUE(report.ok());
+  const TableDiff& users = Table(report.value(), "User");
+  EXPECT_EQ(users.only_in_a, 39400u);
+  EXPECT_EQ(users.only_in_b, 0u);
+}
+
+TEST_F(DiffTest, ManyDifferencesResolveInBoundedBatches) {
+  WriteExport("/a", Users(0, 20000), "");
+  WriteExport("/b", Users(10000, 30000), "");
+  DiffOptions options;
+  options.max_rows_in_memory = 1000;
+  auto report = DiffExports(env_.get(), "/a", "/b", options);
+  ASSERT_TRUE(report.ok());
+  const TableDiff& users = Table(report.value(), "User");
+  EXPECT_EQ(users.only_in_a, 10000u);
+  EXPECT_EQ(users.only_in_b, 10000u);
+}
+
+TEST_F(DiffTest, SchemaDifferencesAreReportedNotCrashedOn) {
+  WriteExport("/a", Users(0, 10), "");
+  WriteExport("/b", "1,ann,30,x\n", "",
+              "CREATE NODE TABLE `User` (`id` INT64,`name` STRING,`age` INT64,`email` STRING, "
+              "PRIMARY KEY(`id`));\n"
+              "CREATE REL TABLE `Follows` (FROM `User` TO `User`, `since` INT64,MANY_MANY);\n"
+              "CREATE NODE TABLE `City` (`name` STRING, PRIMARY KEY(`name`));\n");
+  auto report = DiffExports(env_.get(), "/a", "/b", {});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_FALSE(report->identical);
+  EXPECT_EQ(report->schema.only_in_b, std::vector<std::string>{"City"});
+  EXPECT_EQ(report->schema.changed, std::vector<std::string>{"User"});
+  EXPECT_EQ(Table(report.value(), "User").skipped, "columns differ");
+  EXPECT_EQ(report->notes.size(), 1u);
+}
+
+TEST_F(DiffTest, TableFilter) {
+  WriteExport("/a", Users(0, 10), "1,2,3\n");
+  WriteExport("/b", Users(0, 9), "");
+  DiffOptions options;
+  options.tables = {"Follows"};
+  auto report = DiffExports(env_.get(), "/a", "/b", options);
+  ASSERT_TRUE(report.ok());
+  ASSERT_EQ(report->tables.size(), 1u);
+  EXPECT_EQ(report->tables[0].table, "Follows");
+  options.tables = {"Nope"};
+  EXPECT_EQ(DiffExports(env_.get(), "/a", "/b", options).status().code(),
+            Status::Code::kInvalidArgument);
+}
+
+TEST_F(DiffTest, BadInputNamesFileAndLine) {
+  WriteExport("/a", "1,ann,30\n2,bob\n", "");
+  WriteExport("/b", Users(0, 3), "");
+  auto report = DiffExports(env_.get(), "/a", "/b", {});
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().ToString(), "/a/User.csv:2: expected 3 fields, found 2");
+
+  WriteExport("/a", "1,ann,30\n2,bob,40\n1,ann,31\n", "");
+  report = DiffExports(env_.get(), "/a", "/b", {});
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().file(), "/a/User.csv");
+  EXPECT_EQ(report.status().line(), 3u);
+  EXPECT_NE(report.status().message().find("duplicate primary key '1'"), std::string::npos);
+}
+
+// A TreeView that counts round trips, standing in for a remote replica.
+class CountingView final : public TreeView {
+ public:
+  explicit CountingView(const merkle::Tree* tree) : local_(tree) {}
+  int depth() const override { return local_.depth(); }
+  Status GetNodes(int level, const std::vector<uint64_t>& indexes,
+                  std::vector<merkle::NodeSummary>* out) override {
+    ++calls;
+    return local_.GetNodes(level, indexes, out);
+  }
+  int calls = 0;
+
+ private:
+  LocalTreeView local_;
+};
+
+TEST_F(DiffTest, DescentAsksOncePerLevel) {
+  WriteExport("/a", Users(0, 10000), "");
+  WriteExport("/b", Users(0, 10000, 1000), "");
+  auto a = OpenExport(env_.get(), "/a");
+  auto b = OpenExport(env_.get(), "/b");
+  ASSERT_TRUE(a.ok() && b.ok());
+  const TableSchema& users = *a->schema.Find("User");
+  auto ta = HashTable(env_.get(), a.value(), users);
+  auto tb = HashTable(env_.get(), b.value(), users);
+  ASSERT_TRUE(ta.ok() && tb.ok());
+  CountingView va(&ta.value()), vb(&tb.value());
+  ExportRowSource ra(env_.get(), &a.value()), rb(env_.get(), &b.value());
+  TableDiff out;
+  DiffStats stats;
+  ASSERT_TRUE(DiffTable(users, &va, &vb, &ra, &rb, {}, &out, &stats).ok());
+  EXPECT_EQ(out.only_in_a, 10u);
+  EXPECT_EQ(va.calls, ta->depth() + 1);
+}
+
+}  // namespace
+}  // namespace kuzusync
