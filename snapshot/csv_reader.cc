@@ -84,12 +84,14 @@ CsvReader::Parse CsvReader::ParseRow(size_t* next, Status* error) {
     return ParseQuotedRow(next, error);
   }
   spans_.clear();
+  // RFC 4180 ends lines with CRLF: a '\r' before the newline is not data.
+  const char* data_end = (eol > start && eol[-1] == '\r') ? eol - 1 : eol;
   const char* field = start;
   while (true) {
     const char* delim =
-        static_cast<const char*>(std::memchr(field, options_.delimiter, eol - field));
+        static_cast<const char*>(std::memchr(field, options_.delimiter, data_end - field));
     if (delim == nullptr) {
-      spans_.push_back({static_cast<size_t>(field - data), static_cast<size_t>(eol - field),
+      spans_.push_back({static_cast<size_t>(field - data), static_cast<size_t>(data_end - field),
                         false, false});
       break;
     }
@@ -172,7 +174,8 @@ CsvReader::Parse CsvReader::ParseQuotedRow(size_t* next, Status* error) {
       size_t q = p;
       while (q < end_ && data[q] != delimiter && data[q] != '\n') ++q;
       if (q >= end_ && !eof_) return Parse::kNeedMore;
-      spans_.push_back({p, q - p, false, false});
+      size_t field_end = (q < end_ && q > p && data[q - 1] == '\r') ? q - 1 : q;
+      spans_.push_back({p, field_end - p, false, false});
       p = q;
     }
     // p is at a delimiter, a newline, or the end of input.

@@ -46,6 +46,38 @@ Status WriteFileAtomically(Env* env, const std::string& path, std::string_view d
   return env->SyncDir(slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash));
 }
 
+Status RemoveTree(Env* env, const std::string& dir) {
+  std::vector<DirEntry> entries;
+  Status s = env->ListDir(dir, &entries);
+  if (s.code() == Status::Code::kNotFound) return Status::Ok();
+  KS_RETURN_IF_ERROR(s);
+  for (const DirEntry& e : entries) {
+    const std::string path = JoinPath(dir, e.name);
+    if (e.type == FileType::kDirectory) {
+      KS_RETURN_IF_ERROR(RemoveTree(env, path));
+    } else {
+      KS_RETURN_IF_ERROR(env->RemoveFile(path));
+    }
+  }
+  return env->RemoveDir(dir);
+}
+
+Status CopyFile(Env* env, const std::string& from, const std::string& to) {
+  std::unique_ptr<SequentialFile> in;
+  std::unique_ptr<WritableFile> out;
+  KS_RETURN_IF_ERROR(env->NewSequentialFile(from, &in));
+  KS_RETURN_IF_ERROR(env->NewWritableFile(to, &out));
+  std::string buffer(1 << 20, '\0');
+  while (true) {
+    size_t got = 0;
+    KS_RETURN_IF_ERROR(in->Read(buffer.size(), buffer.data(), &got));
+    if (got == 0) break;
+    KS_RETURN_IF_ERROR(out->Append(std::string_view(buffer.data(), got)));
+  }
+  KS_RETURN_IF_ERROR(out->Sync());
+  return out->Close();
+}
+
 namespace {
 
 // Files are whole strings; directories are implied by the paths of files
@@ -140,6 +172,41 @@ class MemEnv final : public Env {
   }
 
   Status SyncDir(const std::string&) override { return Status::Ok(); }
+
+  Status ExchangePaths(const std::string& a, const std::string& b) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string pa = JoinPath(a, ""), pb = JoinPath(b, "");
+    std::map<std::string, std::string> swapped;
+    for (auto& [path, data] : files_) {
+      if (path == a) {
+        swapped[b] = std::move(data);
+      } else if (path == b) {
+        swapped[a] = std::move(data);
+      } else if (path.compare(0, pa.size(), pa) == 0) {
+        swapped[pb + path.substr(pa.size())] = std::move(data);
+      } else if (path.compare(0, pb.size(), pb) == 0) {
+        swapped[pa + path.substr(pb.size())] = std::move(data);
+      } else {
+        swapped[path] = std::move(data);
+      }
+    }
+    files_ = std::move(swapped);
+    return Status::Ok();
+  }
+
+  Status LinkFile(const std::string& from, const std::string& to) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = files_.find(from);
+    if (it == files_.end()) return Status::NotFound("no such file or directory", from);
+    files_[to] = it->second;  // contents are never modified in place, so a copy is a link
+    return Status::Ok();
+  }
+
+  Status RemoveDir(const std::string& dir) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    dirs_.erase(dir);
+    return Status::Ok();
+  }
 
  private:
   class MemSequentialFile final : public SequentialFile {

@@ -66,6 +66,13 @@ class Env {
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   // Makes completed renames in dir durable.
   virtual Status SyncDir(const std::string& dir) = 0;
+  // Swaps two existing paths (files or directories) in one atomic step:
+  // the way a whole replica directory is replaced by its new version.
+  virtual Status ExchangePaths(const std::string& a, const std::string& b) = 0;
+  // A second name for an existing file (no data copied).
+  virtual Status LinkFile(const std::string& from, const std::string& to) = 0;
+  // Removes an empty directory.
+  virtual Status RemoveDir(const std::string& dir) = 0;
 };
 
 // An Env whose files live in memory only; for tests. Caller owns the result.
@@ -77,6 +84,12 @@ Status ReadFileToString(Env* env, const std::string& path, std::string* data);
 // Publishes data under path: write to a temp name beside it, fsync, rename,
 // fsync the directory. A crash leaves either the old file or the new one.
 Status WriteFileAtomically(Env* env, const std::string& path, std::string_view data);
+
+// Removes dir and everything below it. OK if dir does not exist.
+Status RemoveTree(Env* env, const std::string& dir);
+
+// Copies a file through the Env, fsyncing the copy.
+Status CopyFile(Env* env, const std::string& from, const std::string& to);
 
 // "dir/name" without doubling the separator.
 std::string JoinPath(std::string_view dir, std::string_view name);

@@ -1,6 +1,7 @@
 // Env backed by POSIX file descriptors.
 
 #include <dirent.h>
+#include <stdio.h>  // renameat2
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -134,6 +135,23 @@ class PosixEnv final : public Env {
 
   Status Rename(const std::string& from, const std::string& to) override {
     if (::rename(from.c_str(), to.c_str()) != 0) return PosixError(from, errno);
+    return Status::Ok();
+  }
+
+  Status ExchangePaths(const std::string& a, const std::string& b) override {
+    if (::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) != 0) {
+      return PosixError(a, errno);
+    }
+    return Status::Ok();
+  }
+
+  Status LinkFile(const std::string& from, const std::string& to) override {
+    if (::link(from.c_str(), to.c_str()) != 0) return PosixError(to, errno);
+    return Status::Ok();
+  }
+
+  Status RemoveDir(const std::string& dir) override {
+    if (::rmdir(dir.c_str()) != 0) return PosixError(dir, errno);
     return Status::Ok();
   }
 

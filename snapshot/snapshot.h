@@ -112,6 +112,19 @@ struct RowView {
 Status ScanDataFile(Env* env, const ExportDir& export_dir, const DataFile& file,
                     size_t expected_fields, const std::function<Status(const RowView&)>& on_row);
 
+// Appends one field in Kuzu's CSV dialect: NULL is an empty field; a value
+// is quoted when it is empty or holds the delimiter, quote, escape or a line
+// break, and lists and structs ('[', '{') are always quoted, as Kuzu does.
+void AppendCsvField(std::string* out, std::string_view value, bool is_null,
+                    const CsvOptions& options);
+
+// Appends a whole row and its newline.
+void AppendCsvRow(std::string* out, const RowView& row, const CsvOptions& options);
+
+// Returns the first line of a data file that has a header (without the
+// newline), so that a rewritten file keeps it byte for byte.
+Result<std::string> ReadHeaderLine(Env* env, const std::string& path);
+
 }  // namespace kuzusync
 
 #endif  // KUZUSYNC_SNAPSHOT_SNAPSHOT_H_

@@ -85,6 +85,15 @@ TEST_P(CsvReaderTest, Utf8IsKeptByteForByte) {
   EXPECT_EQ(rows.value()[1].fields[0], emoji);
 }
 
+TEST_P(CsvReaderTest, CrlfLineEndingsAreNotData) {
+  auto rows = ParseAll("1,a\r\n2,\"b\"\r\n3,\"c\nd\",e\r\n", {}, GetParam());
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ(rows.value()[0].fields, (std::vector<std::string>{"1", "a"}));
+  EXPECT_EQ(rows.value()[1].fields, (std::vector<std::string>{"2", "b"}));
+  EXPECT_EQ(rows.value()[2].fields, (std::vector<std::string>{"3", "c\nd", "e"}));
+}
+
 TEST_P(CsvReaderTest, LastRowWithoutNewline) {
   auto rows = ParseAll("1,a\n2,\"b\"", {}, GetParam());
   ASSERT_TRUE(rows.ok());
