@@ -13,10 +13,12 @@
 #define KUZUSYNC_DIFF_DIFF_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "archive/archive.h"
 #include "merkle/merkle.h"
 #include "snapshot/snapshot.h"
 
@@ -69,10 +71,15 @@ struct LeafRows {
   struct Keyed {   // node table: one row per key
     merkle::RowDigest digest;
     std::string display;  // the row, for --rows
+    std::string csv;      // the row in Kuzu's default CSV dialect, when rows are kept
   };
   struct Counted {  // rel table: multiplicity of each whole row
     uint64_t count = 0;
     std::string display;
+    merkle::RowDigest digest;
+    std::string csv;         // when rows are kept
+    RelConnection connection;  // FROM/TO tables of the row's file
+    std::string from_key, to_key;
   };
   std::map<std::string, Keyed> by_key;       // node tables, keyed by primary key
   std::map<std::string, Counted> by_digest;  // rel tables, keyed by row digest
@@ -83,9 +90,10 @@ class RowSource {
  public:
   virtual ~RowSource() = default;
   // Collects the rows of `table` whose key hash falls under one of the
-  // nodes `indexes` at `level`.
+  // nodes `indexes` at `level`; with keep_rows, whole rows too (for deltas).
   virtual Status CollectRows(const TableSchema& table, int level,
-                             const std::vector<uint64_t>& indexes, LeafRows* out) = 0;
+                             const std::vector<uint64_t>& indexes, bool keep_rows,
+                             LeafRows* out) = 0;
 };
 
 // RowSource over a local export directory: rescans the table's files.
@@ -93,7 +101,7 @@ class ExportRowSource final : public RowSource {
  public:
   ExportRowSource(Env* env, const ExportDir* export_dir) : env_(env), export_(export_dir) {}
   Status CollectRows(const TableSchema& table, int level, const std::vector<uint64_t>& indexes,
-                     LeafRows* out) override;
+                     bool keep_rows, LeafRows* out) override;
 
  private:
   Env* env_;
@@ -110,6 +118,7 @@ struct RowChange {
 struct TableDiff {
   std::string table;
   TableKind kind = TableKind::kNode;
+  merkle::NodeSummary root_a, root_b;  // whole-table summaries (zero where absent)
   uint64_t rows_a = 0;
   uint64_t rows_b = 0;
   uint64_t only_in_a = 0;
@@ -149,6 +158,9 @@ struct DiffOptions {
   // Upper bound on rows held in memory at once while resolving leaves;
   // more differing rows are resolved in several passes.
   uint64_t max_rows_in_memory = 200000;
+  // When set, called with both sides' rows of every batch of differing
+  // leaves (whole rows kept): how deltas are built from a comparison.
+  std::function<Status(const TableSchema&, const LeafRows& a, const LeafRows& b)> on_leaf_rows;
 };
 
 // Compares one table given both sides' trees and rows. Adds to *stats.
@@ -158,6 +170,71 @@ Status DiffTable(const TableSchema& table, TreeView* a, TreeView* b, RowSource* 
 // Compares two export directories.
 Result<DiffReport> DiffExports(Env* env, const std::string& dir_a, const std::string& dir_b,
                                const DiffOptions& options);
+
+// One hash naming a whole replica: its tables' shapes, row counts and roots.
+// `roots` gives each table's root summary by table name.
+std::string ReplicaRoot(const Schema& schema,
+                        const std::map<std::string, merkle::NodeSummary>& roots);
+
+// Hashes every table of an export and returns ReplicaRoot of it.
+Result<std::string> HashReplica(Env* env, const ExportDir& export_dir, int threads);
+
+// ---- Deltas: bundles, apply, Cypher, snapshots ------------------------------
+// Formats: docs/archive-format.md.
+
+struct BundleOptions {
+  bool deletes = true;  // false: additive only, B keeps rows A lacks
+  PackOptions pack;
+  int threads = 0;
+};
+
+// Writes to out_path a bundle of the rows that turn B into A (A's version
+// wins): node upserts and deletes by key; for rel tables, every (from, to)
+// pair whose rows differ is replaced whole (B's rows of the pair deleted,
+// A's inserted), which keeps live-database deletes free of property
+// matching. Tables must have the same columns on both sides.
+Result<Manifest> WriteBundle(Env* env, const std::string& dir_a, const std::string& dir_b,
+                             const std::string& out_path, const BundleOptions& options);
+
+struct ApplyOptions {
+  bool force = false;  // apply even if the target's root is not the bundle's base
+  int threads = 0;
+};
+
+struct ApplyResult {
+  bool already_applied = false;  // the target already had the result root
+  bool forced = false;           // base root did not match and force was set
+  std::string root;              // target root afterwards
+};
+
+// Applies a bundle to export directory dir_b. The new version is built
+// beside it and swapped in with one atomic exchange, so a process killed at
+// any moment leaves dir_b old or new. Refused (kRefused) when dir_b's root
+// is not the bundle's base, unless options.force.
+Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const std::string& dir_b,
+                                const ApplyOptions& options);
+
+// Writes out_dir/apply.cypher and its data files: statements Kuzu 0.11 runs
+// as they are (deletes of rels, then nodes; node upserts before rel
+// inserts). `path_in_cypher` is how the statements name out_dir (absolute
+// for the Kuzu shell). out_dir must not exist; it appears complete or not.
+Status WriteCypher(Env* env, const std::string& bundle_path, const std::string& out_dir,
+                   const std::string& path_in_cypher);
+
+struct SnapshotStats {
+  uint64_t raw_bytes = 0;
+  uint64_t archive_bytes = 0;
+};
+
+// Packs a whole export (schema.cypher, copy.cypher, index.cypher, data
+// files) with a manifest of per-file SHA-256 and per-table root hashes.
+Result<SnapshotStats> PackSnapshot(Env* env, const std::string& dir, const std::string& out_path,
+                                   const PackOptions& options, int threads);
+
+// Extracts a snapshot into dest_dir, which must not exist, verifying every
+// member as it goes; dest_dir appears complete or not at all.
+Result<Manifest> UnpackSnapshot(Env* env, const std::string& archive_path,
+                                const std::string& dest_dir);
 
 }  // namespace kuzusync
 

@@ -40,6 +40,8 @@ class RowEncoder {
     for (size_t i = 0; i < fields.size(); ++i) merkle::AppendField(out, fields[i], nulls[i] != 0);
   }
 
+  const RelConnection& connection() const { return file_.connection; }
+
   // Human form for --rows: the key of a node, or "from -> to (props)".
   std::string Display(const RowView& row) const;
 

@@ -188,7 +188,9 @@ Status LocalTreeView::GetNodes(int level, const std::vector<uint64_t>& indexes,
 }
 
 Status ExportRowSource::CollectRows(const TableSchema& table, int level,
-                                    const std::vector<uint64_t>& indexes, LeafRows* out) {
+                                    const std::vector<uint64_t>& indexes, bool keep_rows,
+                                    LeafRows* out) {
+  const CsvOptions default_dialect;
   std::vector<bool> wanted(size_t{1} << (merkle::kFanoutBits * level));
   for (uint64_t i : indexes) wanted.at(i) = true;
   merkle::RowHasher hasher;
@@ -197,11 +199,20 @@ Status ExportRowSource::CollectRows(const TableSchema& table, int level,
                                uint64_t key_hash, const std::string& encoded, const std::string&) {
     if (!wanted[merkle::NodeIndex(key_hash, level)]) return Status::Ok();
     merkle::RowDigest digest = hasher.Digest(encoded);
+    std::string csv;
+    if (keep_rows) AppendCsvRow(&csv, row, default_dialect);
     if (table.kind == TableKind::kNode) {
-      out->by_key[std::string(key)] = {digest, encoder.Display(row)};
+      out->by_key[std::string(key)] = {digest, encoder.Display(row), std::move(csv)};
     } else {
       auto& counted = out->by_digest[std::string(digest.begin(), digest.end())];
-      if (counted.count++ == 0) counted.display = encoder.Display(row);
+      if (counted.count++ == 0) {
+        counted.display = encoder.Display(row);
+        counted.digest = digest;
+        counted.csv = std::move(csv);
+        counted.connection = encoder.connection();
+        counted.from_key = std::string((*row.fields)[0]);
+        counted.to_key = std::string((*row.fields)[1]);
+      }
     }
     return Status::Ok();
   });

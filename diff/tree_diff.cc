@@ -67,6 +67,44 @@ std::vector<std::string> Sorted(std::set<std::string> names) {
 
 }  // namespace
 
+std::string ReplicaRoot(const Schema& schema,
+                        const std::map<std::string, merkle::NodeSummary>& roots) {
+  // Tables by name; each line carries the table's shape so that a schema
+  // change alone changes the replica root.
+  std::map<std::string, std::string> lines;
+  for (const TableSchema& t : schema.tables) {
+    std::string line;
+    merkle::AppendField(&line, t.name, false);
+    merkle::AppendField(&line, t.kind == TableKind::kNode ? "node" : "rel", false);
+    merkle::AppendField(&line, std::to_string(t.primary_key), false);
+    for (const Column& c : t.columns) {
+      merkle::AppendField(&line, c.name, false);
+      merkle::AppendField(&line, c.type, false);
+    }
+    for (const RelConnection& c : t.connections) {
+      merkle::AppendField(&line, c.from, false);
+      merkle::AppendField(&line, c.to, false);
+    }
+    auto it = roots.find(t.name);
+    merkle::NodeSummary root = it == roots.end() ? merkle::NodeSummary{} : it->second;
+    merkle::AppendField(&line, std::to_string(root.count), false);
+    for (uint64_t lane : root.sum) merkle::AppendField(&line, std::to_string(lane), false);
+    lines[t.name] = std::move(line);
+  }
+  std::string all;
+  for (const auto& [name, line] : lines) merkle::AppendField(&all, line, false);
+  merkle::RowHasher hasher;
+  merkle::RowDigest d = hasher.Digest(all);
+  return merkle::ToHex(d.data(), d.size());
+}
+
+Result<std::string> HashReplica(Env* env, const ExportDir& export_dir, int threads) {
+  KS_ASSIGN_OR_RETURN(auto trees, HashExports(env, {&export_dir}, {{}}, threads));
+  std::map<std::string, merkle::NodeSummary> roots;
+  for (const TableTree& t : trees[0]) roots[t.table] = t.tree.root();
+  return ReplicaRoot(export_dir.schema, roots);
+}
+
 Status DiffTable(const TableSchema& table, TreeView* a, TreeView* b, RowSource* rows_a,
                  RowSource* rows_b, const DiffOptions& options, TableDiff* out, DiffStats* stats) {
   // Trees of different depths cover the same key-hash ranges level by level,
@@ -85,6 +123,8 @@ Status DiffTable(const TableSchema& table, TreeView* a, TreeView* b, RowSource* 
     if (level == 0) {
       out->rows_a = na[0].count;
       out->rows_b = nb[0].count;
+      out->root_a = na[0];
+      out->root_b = nb[0];
     }
     stats->comparisons += frontier.size();
     differing.clear();
@@ -117,9 +157,11 @@ Status DiffTable(const TableSchema& table, TreeView* a, TreeView* b, RowSource* 
     }
     std::vector<uint64_t> batch(differing.begin() + begin, differing.begin() + end);
     LeafRows la, lb;
-    KS_RETURN_IF_ERROR(rows_a->CollectRows(table, depth, batch, &la));
-    KS_RETURN_IF_ERROR(rows_b->CollectRows(table, depth, batch, &lb));
+    const bool keep_rows = static_cast<bool>(options.on_leaf_rows);
+    KS_RETURN_IF_ERROR(rows_a->CollectRows(table, depth, batch, keep_rows, &la));
+    KS_RETURN_IF_ERROR(rows_b->CollectRows(table, depth, batch, keep_rows, &lb));
     CompareRows(table, la, lb, options.collect_rows, out);
+    if (keep_rows) KS_RETURN_IF_ERROR(options.on_leaf_rows(table, la, lb));
     begin = end;
   }
   if (options.collect_rows) {
@@ -175,6 +217,8 @@ Result<DiffReport> DiffExports(Env* env, const std::string& dir_a, const std::st
     diff.kind = (tree_a != nullptr ? tree_a : tree_b)->kind;
     diff.rows_a = tree_a != nullptr ? tree_a->tree.rows() : 0;
     diff.rows_b = tree_b != nullptr ? tree_b->tree.rows() : 0;
+    if (tree_a != nullptr) diff.root_a = tree_a->tree.root();
+    if (tree_b != nullptr) diff.root_b = tree_b->tree.root();
     if (tree_a == nullptr || tree_b == nullptr) {
       // A table on one side only: all of its rows are on that side only.
       diff.only_in_a = diff.rows_a;

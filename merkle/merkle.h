@@ -61,6 +61,7 @@ struct NodeSummary {
 
   void Add(const RowDigest& digest);
   void Add(const NodeSummary& other);
+  void Subtract(const RowDigest& digest);
   bool operator==(const NodeSummary&) const = default;
 };
 
@@ -122,6 +123,10 @@ class TreeBuilder {
 };
 
 std::string ToHex(const uint8_t* data, size_t size);
+
+// Hex SHA-256 of a node summary (count and sum lanes): the root hash of a
+// table whose root is `summary`.
+std::string SummaryHex(const NodeSummary& summary);
 
 }  // namespace kuzusync::merkle
 

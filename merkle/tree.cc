@@ -31,6 +31,11 @@ void NodeSummary::Add(const RowDigest& digest) {
   for (int i = 0; i < 4; ++i) sum[i] += LoadLE64(digest.data() + 8 * i);
 }
 
+void NodeSummary::Subtract(const RowDigest& digest) {
+  --count;
+  for (int i = 0; i < 4; ++i) sum[i] -= LoadLE64(digest.data() + 8 * i);
+}
+
 void NodeSummary::Add(const NodeSummary& other) {
   count += other.count;
   for (int i = 0; i < 4; ++i) sum[i] += other.sum[i];
@@ -62,14 +67,16 @@ Tree Tree::Truncated(int depth) const {
   return tree;
 }
 
-std::string Tree::RootHex() const {
+std::string SummaryHex(const NodeSummary& summary) {
   std::string encoded;
-  PutLE64(&encoded, root().count);
-  for (uint64_t lane : root().sum) PutLE64(&encoded, lane);
+  PutLE64(&encoded, summary.count);
+  for (uint64_t lane : summary.sum) PutLE64(&encoded, lane);
   RowHasher hasher;
   RowDigest d = hasher.Digest(encoded);
   return ToHex(d.data(), d.size());
 }
+
+std::string Tree::RootHex() const { return SummaryHex(root()); }
 
 std::string Tree::Serialize() const {
   std::string out(kMagic, sizeof(kMagic));

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -149,6 +150,149 @@ int RunHash(const std::string& dir, const std::vector<std::string>& tables, int 
   return kExitSame;
 }
 
+std::string HumanBytes(uint64_t bytes) {
+  char buf[32];
+  if (bytes >= (1u << 20)) {
+    std::snprintf(buf, sizeof(buf), "%.1f MB", bytes / 1048576.0);
+  } else if (bytes >= 1024) {
+    std::snprintf(buf, sizeof(buf), "%.1f KB", bytes / 1024.0);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(bytes));
+  }
+  return buf;
+}
+
+uint64_t FileSize(const std::string& path) {
+  FileType type;
+  uint64_t size = 0;
+  (void)Env::Default()->Stat(path, &type, &size);
+  return size;
+}
+
+std::string ManifestJson(const Manifest& m) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("kind").Value(m.kind);
+  if (!m.base_root.empty()) w.Key("base_root").Value(m.base_root);
+  w.Key(m.kind == "bundle" ? "result_root" : "root").Value(m.result_root);
+  for (const auto& [k, v] : m.options) w.Key(k).Value(v);
+  w.Key("tables").BeginObject();
+  for (const Manifest::Table& t : m.tables) {
+    w.Key(t.name).BeginObject();
+    w.Key("kind").Value(t.kind);
+    w.Key("rows").Value(t.rows);
+    if (m.kind == "bundle") {
+      w.Key("upserts").Value(t.upserts);
+      w.Key("deletes").Value(t.deletes);
+    }
+    w.Key("root").Value(t.root);
+    w.EndObject();
+  }
+  w.EndObject();
+  uint64_t bytes = 0;
+  for (const Manifest::Member& mem : m.members) bytes += mem.size;
+  w.Key("members").Value(static_cast<uint64_t>(m.members.size()));
+  w.Key("bytes").Value(bytes);
+  w.EndObject();
+  return w.str();
+}
+
+void PrintManifest(const Manifest& m) {
+  std::cout << m.kind << "\n";
+  if (!m.base_root.empty()) std::cout << "base root:   " << m.base_root << "\n";
+  std::cout << (m.kind == "bundle" ? "result root: " : "root:        ") << m.result_root << "\n";
+  for (const auto& [k, v] : m.options) std::cout << k << ": " << v << "\n";
+  for (const Manifest::Table& t : m.tables) {
+    std::cout << "  " << t.name << " (" << t.kind << "): " << t.rows << " rows";
+    if (m.kind == "bundle") {
+      std::cout << ", " << t.upserts << (t.kind == "node" ? " upserts, " : " inserts, ") << t.deletes
+                << " deletes";
+    }
+    std::cout << "\n";
+  }
+}
+
+int RunBundle(const std::string& a, const std::string& b, const std::string& out, bool deletes,
+              int level, int threads) {
+  BundleOptions options;
+  options.deletes = deletes;
+  options.pack.level = level;
+  options.pack.threads = threads;
+  options.threads = threads;
+  Result<Manifest> m = WriteBundle(Env::Default(), a, b, out, options);
+  if (!m.ok()) return ReportError(m.status());
+  uint64_t upserts = 0, deletes_count = 0;
+  for (const Manifest::Table& t : m->tables) {
+    upserts += t.upserts;
+    deletes_count += t.deletes;
+  }
+  std::cerr << "kuzusync: wrote " << out << ": " << upserts << " rows to upsert or insert, "
+            << deletes_count << " to delete, " << HumanBytes(FileSize(out)) << "\n";
+  return kExitSame;
+}
+
+int RunApply(const std::string& bundle, const std::string& target, const std::string& cypher_dir,
+             bool force, int threads) {
+  if (!cypher_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::path absolute = std::filesystem::absolute(cypher_dir, ec);
+    if (ec) return ReportError(Status::IoError(ec.message(), cypher_dir));
+    Status s = WriteCypher(Env::Default(), bundle, cypher_dir, absolute.lexically_normal().string());
+    if (!s.ok()) return ReportError(s);
+    std::cerr << "kuzusync: wrote " << JoinPath(cypher_dir, "apply.cypher") << "\n";
+    return kExitSame;
+  }
+  if (target.empty()) {
+    return ReportError(Status::InvalidArgument("apply needs a target export directory or --cypher DIR"));
+  }
+  ApplyOptions options;
+  options.force = force;
+  options.threads = threads;
+  Result<ApplyResult> r = ApplyBundle(Env::Default(), bundle, target, options);
+  if (!r.ok()) return ReportError(r.status());
+  if (r->already_applied) {
+    std::cerr << "kuzusync: " << target << " already holds the bundle's result; nothing to do\n";
+  } else {
+    std::cerr << "kuzusync: applied " << bundle << " to " << target
+              << (r->forced ? " (forced: the target had changed since the bundle was made)" : "")
+              << "\n";
+  }
+  return kExitSame;
+}
+
+int RunSnapshotPack(const std::string& dir, const std::string& out, int level, int threads) {
+  const auto start = std::chrono::steady_clock::now();
+  PackOptions options;
+  options.level = level;
+  options.threads = threads;
+  Result<SnapshotStats> stats = PackSnapshot(Env::Default(), dir, out, options, threads);
+  if (!stats.ok()) return ReportError(stats.status());
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  char ratio[64];
+  std::snprintf(ratio, sizeof(ratio), "%.2fx, %.0f%% smaller",
+                stats->archive_bytes ? double(stats->raw_bytes) / stats->archive_bytes : 0.0,
+                stats->raw_bytes ? 100.0 * (1.0 - double(stats->archive_bytes) / stats->raw_bytes) : 0.0);
+  std::cerr << "kuzusync: packed " << HumanBytes(stats->raw_bytes) << " into "
+            << HumanBytes(stats->archive_bytes) << " (" << ratio << ") in " << seconds << " s\n";
+  return kExitSame;
+}
+
+int RunSnapshotVerify(const std::string& archive, bool json) {
+  Result<Manifest> m = ReadArchive(Env::Default(), archive, "");
+  if (!m.ok()) {
+    const Status& s = m.status();
+    bool damaged = s.code() == Status::Code::kCorrupt || s.code() == Status::Code::kRefused;
+    std::cerr << "kuzusync: " << (damaged ? "damaged: " : "") << s.ToString() << "\n";
+    return damaged ? kExitDifferent : kExitTrouble;
+  }
+  if (json) {
+    std::cout << ManifestJson(m.value()) << "\n";
+  } else {
+    std::cout << archive << ": intact, " << m->members.size() << " members\n";
+  }
+  return kExitSame;
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv) {
@@ -177,6 +321,46 @@ int RunCli(int argc, char** argv) {
   hash->add_option("--table", tables, "limit to this table (repeatable)");
   hash->add_option("--threads", threads, "hashing threads (default: all cores)");
 
+  std::string out, target, cypher_dir;
+  bool no_delete = false, force = false;
+  int level = 3;
+
+  CLI::App* bundle = app.add_subcommand(
+      "bundle", "Write the rows that turn B into A (A's version wins) as a tar+zstd bundle.");
+  bundle->add_option("A", dir_a, "source replica")->required();
+  bundle->add_option("B", dir_b, "replica the bundle will be applied to")->required();
+  bundle->add_option("-o,--output", out, "bundle file to write")->required();
+  bundle->add_flag("--no-delete", no_delete, "additive only: never delete rows from B");
+  bundle->add_option("--level", level, "zstd level (default 3)");
+  bundle->add_option("--threads", threads, "threads (default: all cores)");
+
+  CLI::App* inspect = app.add_subcommand("inspect", "Show a bundle's or snapshot's manifest.");
+  inspect->add_option("FILE", out, "bundle or snapshot")->required();
+  inspect->add_flag("--json", json, "print one JSON object");
+
+  CLI::App* apply = app.add_subcommand(
+      "apply", "Apply a bundle to an export directory, or write it as Cypher with --cypher.");
+  apply->add_option("BUNDLE", out, "bundle file")->required();
+  apply->add_option("B", target, "export directory to patch in place");
+  apply->add_option("--cypher", cypher_dir, "write DIR/apply.cypher and data files instead");
+  apply->add_flag("--force", force, "apply even if B changed since the bundle was made (upserts)");
+  apply->add_option("--threads", threads, "hashing threads (default: all cores)");
+
+  CLI::App* snapshot = app.add_subcommand("snapshot", "Pack, unpack or verify whole replicas.");
+  snapshot->require_subcommand(1);
+  CLI::App* pack = snapshot->add_subcommand("pack", "Pack an export into a .tar.zst snapshot.");
+  pack->add_option("A", dir_a, "replica")->required();
+  pack->add_option("-o,--output", out, "snapshot file")->required();
+  pack->add_option("--level", level, "zstd level (default 3)");
+  pack->add_option("--threads", threads, "threads (default: all cores)");
+  CLI::App* unpack = snapshot->add_subcommand("unpack", "Extract a snapshot into a new directory.");
+  unpack->add_option("FILE", out, "snapshot file")->required();
+  unpack->add_option("-C", target, "directory to create")->required();
+  CLI::App* verify = snapshot->add_subcommand(
+      "verify", "Check a snapshot or bundle: exit 0 intact, 1 damaged, 2 trouble.");
+  verify->add_option("FILE", out, "snapshot or bundle")->required();
+  verify->add_flag("--json", json, "print the manifest as JSON when intact");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -192,6 +376,26 @@ int RunCli(int argc, char** argv) {
     return RunDiff(dir_a, dir_b, options, json);
   }
   if (hash->parsed()) return RunHash(dir_a, tables, threads, json);
+  if (bundle->parsed()) return RunBundle(dir_a, dir_b, out, !no_delete, level, threads);
+  if (inspect->parsed()) {
+    Result<Manifest> m = ReadArchive(Env::Default(), out, "");
+    if (!m.ok()) return ReportError(m.status());
+    if (json) {
+      std::cout << ManifestJson(m.value()) << "\n";
+    } else {
+      PrintManifest(m.value());
+    }
+    return kExitSame;
+  }
+  if (apply->parsed()) return RunApply(out, target, cypher_dir, force, threads);
+  if (pack->parsed()) return RunSnapshotPack(dir_a, out, level, threads);
+  if (unpack->parsed()) {
+    Result<Manifest> m = UnpackSnapshot(Env::Default(), out, target);
+    if (!m.ok()) return ReportError(m.status());
+    std::cerr << "kuzusync: unpacked " << m->members.size() << " files into " << target << "\n";
+    return kExitSame;
+  }
+  if (verify->parsed()) return RunSnapshotVerify(out, json);
   return kExitTrouble;
 }
 

@@ -1,0 +1,89 @@
+// archive: kuzusync's payloads on disk and on the wire: standard tar + zstd
+// files (`tar --zstd -tf` lists them) whose first member, MANIFEST, lists
+// every other member with its size and SHA-256.
+//
+// Reading is safe by construction: only regular files with flat names that
+// the manifest lists, once each, no larger than it says, with matching
+// checksums; anything else is refused before a byte reaches the target.
+// Format: docs/archive-format.md. Functions are reentrant.
+
+#ifndef KUZUSYNC_ARCHIVE_ARCHIVE_H_
+#define KUZUSYNC_ARCHIVE_ARCHIVE_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "snapshot/env.h"
+#include "snapshot/status.h"
+
+namespace kuzusync {
+
+constexpr char kManifestMember[] = "MANIFEST";
+
+struct Manifest {
+  static constexpr uint32_t kVersion = 1;
+
+  struct Table {
+    std::string name;
+    std::string kind;  // "node" or "rel"
+    uint64_t rows = 0;      // snapshot: rows in the replica; bundle: rows in the result
+    uint64_t upserts = 0;   // bundle: node rows upserted / rel rows inserted
+    uint64_t deletes = 0;   // bundle: node keys / rel rows deleted
+    std::string root;       // hex root hash (snapshot: of the replica; bundle: of the result)
+  };
+  struct Member {
+    std::string name;  // flat: no '/', never "." or ".."
+    uint64_t size = 0;
+    std::string sha256;  // hex
+  };
+
+  std::string kind;         // "bundle" or "snapshot"
+  std::string base_root;    // bundle: the replica root it applies to
+  std::string result_root;  // bundle: the root after applying; snapshot: the replica root
+  std::vector<std::pair<std::string, std::string>> options;  // e.g. {"deletes", "yes"}
+  std::vector<Table> tables;
+  std::vector<Member> members;
+
+  const Member* FindMember(std::string_view name) const;
+  const Table* FindTable(std::string_view name) const;
+  std::string Option(std::string_view key) const;
+
+  std::string Serialize() const;
+  static Result<Manifest> Parse(std::string_view text, const std::string& origin);
+};
+
+struct PackOptions {
+  int level = 3;    // zstd level, 1..19
+  int threads = 0;  // zstd worker threads; 0: all cores
+};
+
+struct ArchiveSource {
+  std::string member;  // flat member name
+  std::string path;    // file to read
+};
+
+// Hashes every source, fills manifest->members, and writes MANIFEST then
+// the sources as tar + zstd to archive_path, published atomically.
+// Returns the compressed size in *archive_bytes when non-null.
+Status WriteArchive(Env* env, const std::string& archive_path, Manifest* manifest,
+                    const std::vector<ArchiveSource>& sources, const PackOptions& options,
+                    uint64_t* archive_bytes = nullptr);
+
+// Reads archive_path and checks it completely. When dest_dir is non-empty
+// (an existing, empty directory), each member is also written there under
+// its name; on any error the caller must discard dest_dir.
+Result<Manifest> ReadArchive(Env* env, const std::string& archive_path,
+                             const std::string& dest_dir);
+
+// Hex SHA-256 of a whole file, read through env.
+Result<std::string> Sha256File(Env* env, const std::string& path);
+
+// Percent-escapes bytes outside [A-Za-z0-9_.-] so any table name can be part
+// of a flat member name.
+std::string EscapeName(std::string_view name);
+
+}  // namespace kuzusync
+
+#endif  // KUZUSYNC_ARCHIVE_ARCHIVE_H_

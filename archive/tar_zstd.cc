@@ -1,0 +1,287 @@
+// Writing and safely reading tar + zstd archives with libarchive, through
+// the Env so that tests can run on an in-memory file system.
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <openssl/evp.h>
+
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "archive/archive.h"
+
+namespace kuzusync {
+namespace {
+
+constexpr size_t kBlock = 1 << 20;
+constexpr uint64_t kMaxManifestBytes = 64 << 20;
+
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+  ~Sha256() { EVP_MD_CTX_free(ctx_); }
+  void Update(const void* data, size_t n) { EVP_DigestUpdate(ctx_, data, n); }
+  std::string Hex() {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx_, md, &len);
+    static const char kDigits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < len; ++i) {
+      out.push_back(kDigits[md[i] >> 4]);
+      out.push_back(kDigits[md[i] & 15]);
+    }
+    return out;
+  }
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
+
+struct ArchiveDeleter {
+  void operator()(struct archive* a) const { archive_write_free(a); }
+};
+struct ReadArchiveDeleter {
+  void operator()(struct archive* a) const { archive_read_free(a); }
+};
+
+struct WriteSink {
+  WritableFile* file;
+  Status status;
+  uint64_t bytes = 0;
+};
+
+la_ssize_t WriteCallback(struct archive*, void* client, const void* buffer, size_t length) {
+  auto* sink = static_cast<WriteSink*>(client);
+  sink->status = sink->file->Append(std::string_view(static_cast<const char*>(buffer), length));
+  if (!sink->status.ok()) return -1;
+  sink->bytes += length;
+  return static_cast<la_ssize_t>(length);
+}
+
+struct ReadSource {
+  SequentialFile* file;
+  std::string buffer;
+  Status status;
+};
+
+la_ssize_t ReadCallback(struct archive*, void* client, const void** out) {
+  auto* source = static_cast<ReadSource*>(client);
+  size_t got = 0;
+  source->status = source->file->Read(source->buffer.size(), source->buffer.data(), &got);
+  if (!source->status.ok()) return -1;
+  *out = source->buffer.data();
+  return static_cast<la_ssize_t>(got);
+}
+
+Status ArchiveError(struct archive* a, const std::string& path, const std::string& what) {
+  const char* detail = archive_error_string(a);
+  return Status::Corrupt(what + (detail != nullptr ? std::string(": ") + detail : std::string()),
+                         path);
+}
+
+Status WriteEntry(struct archive* a, const std::string& archive_path, const std::string& name,
+                  uint64_t size) {
+  std::unique_ptr<archive_entry, decltype(&archive_entry_free)> entry(archive_entry_new(),
+                                                                      archive_entry_free);
+  archive_entry_set_pathname_utf8(entry.get(), name.c_str());
+  archive_entry_set_size(entry.get(), static_cast<la_int64_t>(size));
+  archive_entry_set_filetype(entry.get(), AE_IFREG);
+  archive_entry_set_perm(entry.get(), 0644);
+  archive_entry_set_mtime(entry.get(), 0, 0);  // reproducible archives
+  if (archive_write_header(a, entry.get()) != ARCHIVE_OK) {
+    return Status::IoError(std::string("cannot write tar header: ") + archive_error_string(a),
+                           archive_path);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::string> Sha256File(Env* env, const std::string& path) {
+  std::unique_ptr<SequentialFile> file;
+  KS_RETURN_IF_ERROR(env->NewSequentialFile(path, &file));
+  Sha256 sha;
+  std::string buffer(kBlock, '\0');
+  while (true) {
+    size_t got = 0;
+    KS_RETURN_IF_ERROR(file->Read(buffer.size(), buffer.data(), &got));
+    if (got == 0) return sha.Hex();
+    sha.Update(buffer.data(), got);
+  }
+}
+
+Status WriteArchive(Env* env, const std::string& archive_path, Manifest* manifest,
+                    const std::vector<ArchiveSource>& sources, const PackOptions& options,
+                    uint64_t* archive_bytes) {
+  manifest->members.clear();
+  for (const ArchiveSource& source : sources) {
+    FileType type;
+    uint64_t size = 0;
+    KS_RETURN_IF_ERROR(env->Stat(source.path, &type, &size));
+    KS_ASSIGN_OR_RETURN(std::string sha, Sha256File(env, source.path));
+    manifest->members.push_back({source.member, size, sha});
+  }
+  const std::string manifest_text = manifest->Serialize();
+
+  const std::string temp = archive_path + ".kuzusync-tmp";
+  std::unique_ptr<WritableFile> out;
+  KS_RETURN_IF_ERROR(env->NewWritableFile(temp, &out));
+  WriteSink sink{out.get(), Status::Ok()};
+  std::unique_ptr<struct archive, ArchiveDeleter> a(archive_write_new());
+  archive_write_set_format_pax_restricted(a.get());
+  archive_write_add_filter_zstd(a.get());
+  int threads = options.threads > 0 ? options.threads
+                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  archive_write_set_filter_option(a.get(), "zstd", "compression-level",
+                                  std::to_string(options.level).c_str());
+  archive_write_set_filter_option(a.get(), "zstd", "threads", std::to_string(threads).c_str());
+  archive_write_set_bytes_in_last_block(a.get(), 1);
+
+  auto fail = [&](Status s) {
+    a.reset();
+    out.reset();
+    (void)env->RemoveFile(temp);
+    return s;
+  };
+  if (archive_write_open2(a.get(), &sink, nullptr, WriteCallback, nullptr, nullptr) != ARCHIVE_OK) {
+    return fail(sink.status.ok() ? ArchiveError(a.get(), archive_path, "cannot start archive") : sink.status);
+  }
+  Status s = WriteEntry(a.get(), archive_path, kManifestMember, manifest_text.size());
+  if (s.ok() && archive_write_data(a.get(), manifest_text.data(), manifest_text.size()) < 0) {
+    s = sink.status.ok() ? ArchiveError(a.get(), archive_path, "write failed") : sink.status;
+  }
+  std::string buffer(kBlock, '\0');
+  for (size_t i = 0; s.ok() && i < sources.size(); ++i) {
+    s = WriteEntry(a.get(), archive_path, sources[i].member, manifest->members[i].size);
+    std::unique_ptr<SequentialFile> in;
+    if (s.ok()) s = env->NewSequentialFile(sources[i].path, &in);
+    uint64_t written = 0;
+    while (s.ok()) {
+      size_t got = 0;
+      s = in->Read(buffer.size(), buffer.data(), &got);
+      if (!s.ok() || got == 0) break;
+      if (archive_write_data(a.get(), buffer.data(), got) < 0) {
+        s = sink.status.ok() ? ArchiveError(a.get(), archive_path, "write failed") : sink.status;
+      }
+      written += got;
+    }
+    if (s.ok() && written != manifest->members[i].size) {
+      s = Status::IoError("file changed while it was being packed", sources[i].path);
+    }
+  }
+  if (s.ok() && archive_write_close(a.get()) != ARCHIVE_OK) {
+    s = sink.status.ok() ? ArchiveError(a.get(), archive_path, "cannot finish archive") : sink.status;
+  }
+  if (!s.ok()) return fail(s);
+  a.reset();
+  s = out->Sync();
+  if (s.ok()) s = out->Close();
+  if (s.ok()) s = env->Rename(temp, archive_path);
+  if (!s.ok()) return fail(s);
+  if (archive_bytes != nullptr) *archive_bytes = sink.bytes;
+  size_t slash = archive_path.rfind('/');
+  return env->SyncDir(slash == std::string::npos ? "." : archive_path.substr(0, slash == 0 ? 1 : slash));
+}
+
+Result<Manifest> ReadArchive(Env* env, const std::string& archive_path, const std::string& dest_dir) {
+  std::unique_ptr<SequentialFile> in;
+  KS_RETURN_IF_ERROR(env->NewSequentialFile(archive_path, &in));
+  ReadSource source{in.get(), std::string(kBlock, '\0'), Status::Ok()};
+  std::unique_ptr<struct archive, ReadArchiveDeleter> a(archive_read_new());
+  archive_read_support_filter_zstd(a.get());
+  archive_read_support_format_tar(a.get());
+  if (archive_read_open2(a.get(), &source, nullptr, ReadCallback, nullptr, nullptr) != ARCHIVE_OK) {
+    if (!source.status.ok()) return source.status;
+    return ArchiveError(a.get(), archive_path, "not a tar+zstd archive");
+  }
+  auto read_error = [&](const std::string& what) -> Status {
+    if (!source.status.ok()) return source.status;
+    return ArchiveError(a.get(), archive_path, what);
+  };
+
+  Manifest manifest;
+  bool have_manifest = false;
+  std::set<std::string> seen;
+  std::string buffer(kBlock, '\0');
+  while (true) {
+    struct archive_entry* entry = nullptr;
+    int r = archive_read_next_header(a.get(), &entry);
+    if (r == ARCHIVE_EOF) break;
+    if (r != ARCHIVE_OK) return read_error("damaged archive (truncated or corrupt)");
+    const char* raw_name = archive_entry_pathname(entry);
+    const std::string name = raw_name != nullptr ? raw_name : "";
+    if (archive_entry_filetype(entry) != AE_IFREG || archive_entry_hardlink(entry) != nullptr ||
+        archive_entry_symlink(entry) != nullptr) {
+      return Status::Refused(archive_path + ": member '" + name +
+                             "' is not a regular file (links, devices and directories are refused)");
+    }
+    if (!have_manifest) {
+      if (name != kManifestMember) {
+        return Status::Corrupt("first member is '" + name + "', not the MANIFEST", archive_path);
+      }
+      if (archive_entry_size(entry) < 0 ||
+          static_cast<uint64_t>(archive_entry_size(entry)) > kMaxManifestBytes) {
+        return Status::Refused(archive_path + ": MANIFEST is implausibly large");
+      }
+      std::string text;
+      while (true) {
+        la_ssize_t n = archive_read_data(a.get(), buffer.data(), buffer.size());
+        if (n < 0) return read_error("damaged archive (truncated or corrupt)");
+        if (n == 0) break;
+        text.append(buffer.data(), static_cast<size_t>(n));
+        if (text.size() > kMaxManifestBytes) return Status::Refused(archive_path + ": MANIFEST is too large");
+      }
+      KS_ASSIGN_OR_RETURN(manifest, Manifest::Parse(text, archive_path + ":MANIFEST"));
+      have_manifest = true;
+      continue;
+    }
+    const Manifest::Member* member = manifest.FindMember(name);
+    if (member == nullptr) {
+      return Status::Refused(archive_path + ": member '" + name + "' is not listed in the manifest");
+    }
+    if (!seen.insert(name).second) {
+      return Status::Refused(archive_path + ": member '" + name + "' appears twice");
+    }
+    if (archive_entry_size_is_set(entry) &&
+        static_cast<uint64_t>(archive_entry_size(entry)) != member->size) {
+      return Status::Refused(archive_path + ": member '" + name + "' is larger or smaller than the manifest says");
+    }
+    std::unique_ptr<WritableFile> out;
+    const std::string out_path = dest_dir.empty() ? "" : JoinPath(dest_dir, name);
+    if (!dest_dir.empty()) KS_RETURN_IF_ERROR(env->NewWritableFile(out_path, &out));
+    Sha256 sha;
+    uint64_t total = 0;
+    while (true) {
+      la_ssize_t n = archive_read_data(a.get(), buffer.data(), buffer.size());
+      if (n < 0) return read_error("damaged archive (truncated or corrupt) in member '" + name + "'");
+      if (n == 0) break;
+      total += static_cast<uint64_t>(n);
+      if (total > member->size) {
+        return Status::Refused(archive_path + ": member '" + name + "' holds more data than the manifest says");
+      }
+      sha.Update(buffer.data(), static_cast<size_t>(n));
+      if (out) KS_RETURN_IF_ERROR(out->Append(std::string_view(buffer.data(), static_cast<size_t>(n))));
+    }
+    if (total != member->size) {
+      return Status::Corrupt("member '" + name + "' is truncated", archive_path);
+    }
+    if (sha.Hex() != member->sha256) {
+      return Status::Corrupt("member '" + name + "' is damaged (SHA-256 mismatch)", archive_path);
+    }
+    if (out) {
+      KS_RETURN_IF_ERROR(out->Sync());
+      KS_RETURN_IF_ERROR(out->Close());
+    }
+  }
+  if (!have_manifest) return Status::Corrupt("empty archive: no MANIFEST", archive_path);
+  for (const Manifest::Member& m : manifest.members) {
+    if (seen.count(m.name) == 0) {
+      return Status::Corrupt("member '" + m.name + "' listed in the manifest is missing", archive_path);
+    }
+  }
+  return manifest;
+}
+
+}  // namespace kuzusync

@@ -1,0 +1,316 @@
+// ApplyBundle: builds the new version of an export directory beside it
+// (unchanged files hard-linked, changed ones rewritten), checks its root,
+// then swaps it in with one atomic exchange.
+
+#include <map>
+#include <set>
+
+#include "diff/delta_files.h"
+#include "diff/diff.h"
+#include "diff/row_encoding.h"
+
+namespace kuzusync {
+namespace {
+
+struct SplitPath {
+  std::string parent;
+  std::string base;
+};
+
+SplitPath Split(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return {".", path};
+  return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
+}
+
+std::string Backquote(const std::string& name) {
+  std::string out = "`";
+  for (char c : name) {
+    out += c;
+    if (c == '`') out += '`';
+  }
+  return out + "`";
+}
+
+// A row read from a delta member, kept until it is written into B's dialect.
+struct OwnedRow {
+  std::vector<std::string> fields;
+  std::vector<uint8_t> nulls;
+};
+
+// Streams the rows of one delta member (default dialect, no header).
+Status ScanMember(Env* env, const std::string& dir, const std::string& member, size_t fields,
+                  const std::function<Status(const RowView&)>& on_row) {
+  FileType type;
+  uint64_t size = 0;
+  if (!env->Stat(JoinPath(dir, member), &type, &size).ok()) return Status::Ok();  // no such delta
+  ExportDir holder;
+  holder.dir = dir;
+  DataFile file;
+  file.path = member;
+  return ScanDataFile(env, holder, file, fields, on_row);
+}
+
+Status ReadOwnedRows(Env* env, const std::string& dir, const std::string& member, size_t fields,
+                     std::vector<OwnedRow>* rows) {
+  return ScanMember(env, dir, member, fields, [&](const RowView& row) {
+    rows->push_back({std::vector<std::string>(row.fields->begin(), row.fields->end()), *row.is_null});
+    return Status::Ok();
+  });
+}
+
+void AppendOwnedRow(std::string* out, const OwnedRow& row, const CsvOptions& csv) {
+  std::vector<std::string_view> views(row.fields.begin(), row.fields.end());
+  AppendCsvRow(out, RowView{&views, &row.nulls, 0}, csv);
+}
+
+// Writes one rewritten data file: B's rows that survive, then additions.
+class FileRewriter {
+ public:
+  FileRewriter(Env* env, const ExportDir& b, const DataFile& file, const std::string& staging)
+      : env_(env), b_(b), file_(file), out_path_(JoinPath(staging, file.path)) {}
+
+  Status Open() {
+    KS_RETURN_IF_ERROR(env_->NewWritableFile(out_path_, &out_));
+    if (file_.csv.header) {
+      KS_ASSIGN_OR_RETURN(std::string header, ReadHeaderLine(env_, b_.PathOf(file_)));
+      buffer_ = header + "\n";
+    }
+    return Status::Ok();
+  }
+
+  // Copies B's rows, dropping those `drop` says to.
+  Status CopyRows(const TableSchema& table, const std::function<bool(const RowView&)>& drop) {
+    return ScanDataFile(env_, b_, file_, table.FieldCount(), [&](const RowView& row) {
+      if (drop(row)) return Status::Ok();
+      AppendCsvRow(&buffer_, row, file_.csv);
+      return MaybeFlush();
+    });
+  }
+
+  Status Add(const std::vector<OwnedRow>& rows) {
+    for (const OwnedRow& row : rows) {
+      AppendOwnedRow(&buffer_, row, file_.csv);
+      KS_RETURN_IF_ERROR(MaybeFlush());
+    }
+    return Status::Ok();
+  }
+
+  Status Finish() {
+    KS_RETURN_IF_ERROR(out_->Append(buffer_));
+    buffer_.clear();
+    KS_RETURN_IF_ERROR(out_->Sync());
+    return out_->Close();
+  }
+
+ private:
+  Status MaybeFlush() {
+    if (buffer_.size() < (1 << 20)) return Status::Ok();
+    Status s = out_->Append(buffer_);
+    buffer_.clear();
+    return s;
+  }
+
+  Env* env_;
+  const ExportDir& b_;
+  const DataFile& file_;
+  std::string out_path_;
+  std::unique_ptr<WritableFile> out_;
+  std::string buffer_;
+};
+
+// Hard-links (or, across file systems, copies) what is not rewritten.
+Status LinkTree(Env* env, const std::string& from, const std::string& to,
+                const std::set<std::string>& skip) {
+  std::vector<DirEntry> entries;
+  KS_RETURN_IF_ERROR(env->ListDir(from, &entries));
+  for (const DirEntry& e : entries) {
+    if (skip.count(e.name) != 0) continue;
+    const std::string src = JoinPath(from, e.name), dst = JoinPath(to, e.name);
+    if (e.type == FileType::kDirectory) {
+      KS_RETURN_IF_ERROR(env->CreateDir(dst));
+      KS_RETURN_IF_ERROR(LinkTree(env, src, dst, {}));
+      KS_RETURN_IF_ERROR(env->SyncDir(dst));
+    } else if (e.type == FileType::kRegular) {
+      if (!env->LinkFile(src, dst).ok()) KS_RETURN_IF_ERROR(CopyFile(env, src, dst));
+    }
+  }
+  return Status::Ok();
+}
+
+// Builds the new version of B in `staging` from the delta in `delta_dir`.
+Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_dir,
+                       const std::string& staging) {
+  std::set<std::string> rewritten;
+  std::string new_copy_lines;
+  std::set<std::string> taken;
+  for (const DataFile& f : b.files) taken.insert(f.path);
+  auto new_file_name = [&](const std::string& stem) {
+    std::string name = stem + ".csv";
+    for (int i = 1; taken.count(name) != 0; ++i) name = stem + "_" + std::to_string(i) + ".csv";
+    taken.insert(name);
+    return name;
+  };
+
+  for (const TableSchema& table : b.schema.tables) {
+    std::vector<const DataFile*> files = b.FilesOf(table.name);
+    if (table.kind == TableKind::kNode) {
+      std::vector<OwnedRow> upserts;
+      std::set<std::string> drop;
+      KS_RETURN_IF_ERROR(ReadOwnedRows(env, delta_dir, delta::NodeUpserts(table.name),
+                                       table.FieldCount(), &upserts));
+      KS_RETURN_IF_ERROR(ScanMember(env, delta_dir, delta::NodeDeletes(table.name), 1,
+                                    [&](const RowView& row) {
+        drop.emplace((*row.fields)[0]);
+        return Status::Ok();
+      }));
+      if (upserts.empty() && drop.empty()) continue;
+      for (const OwnedRow& row : upserts) drop.insert(row.fields[table.primary_key]);
+      DataFile created;
+      if (files.empty()) {
+        created.table = table.name;
+        created.path = new_file_name(table.name);
+        new_copy_lines += "COPY " + Backquote(table.name) + " FROM \"" + created.path + "\";\n";
+        files.push_back(&created);
+      }
+      for (size_t i = 0; i < files.size(); ++i) {
+        FileRewriter rewriter(env, b, *files[i], staging);
+        KS_RETURN_IF_ERROR(rewriter.Open());
+        if (files[i] != &created) {
+          KS_RETURN_IF_ERROR(rewriter.CopyRows(table, [&](const RowView& row) {
+            return drop.count(std::string((*row.fields)[table.primary_key])) != 0;
+          }));
+        }
+        if (i == 0) KS_RETURN_IF_ERROR(rewriter.Add(upserts));
+        KS_RETURN_IF_ERROR(rewriter.Finish());
+        rewritten.insert(files[i]->path);
+      }
+      continue;
+    }
+    for (const RelConnection& connection : table.connections) {
+      DataFile pair_file;
+      pair_file.table = table.name;
+      pair_file.connection = connection;
+      RowEncoder encoder(table, pair_file);
+      merkle::RowHasher hasher;
+      std::string encoded;
+      auto digest_of = [&](const RowView& row) {
+        encoder.Encode(row, &encoded);
+        merkle::RowDigest d = hasher.Digest(encoded);
+        return std::string(d.begin(), d.end());
+      };
+      std::vector<OwnedRow> inserts;
+      std::map<std::string, uint64_t> drop;
+      KS_RETURN_IF_ERROR(ReadOwnedRows(env, delta_dir, delta::RelInserts(table.name, connection),
+                                       table.FieldCount(), &inserts));
+      KS_RETURN_IF_ERROR(ScanMember(env, delta_dir, delta::RelDeletes(table.name, connection),
+                                    table.FieldCount(), [&](const RowView& row) {
+        ++drop[digest_of(row)];
+        return Status::Ok();
+      }));
+      if (inserts.empty() && drop.empty()) continue;
+      std::vector<const DataFile*> pair_files;
+      for (const DataFile* f : files) {
+        if (f->connection == connection) pair_files.push_back(f);
+      }
+      if (pair_files.empty()) {
+        pair_file.path = new_file_name(table.name + "_" + connection.from + "_" + connection.to);
+        new_copy_lines += "COPY " + Backquote(table.name) + " FROM \"" + pair_file.path +
+                          "\" (from='" + connection.from + "', to='" + connection.to + "');\n";
+        pair_files.push_back(&pair_file);
+      }
+      for (size_t i = 0; i < pair_files.size(); ++i) {
+        FileRewriter rewriter(env, b, *pair_files[i], staging);
+        KS_RETURN_IF_ERROR(rewriter.Open());
+        if (pair_files[i] != &pair_file) {
+          KS_RETURN_IF_ERROR(rewriter.CopyRows(table, [&](const RowView& row) {
+            if (drop.empty()) return false;
+            auto it = drop.find(digest_of(row));
+            if (it == drop.end()) return false;
+            if (--it->second == 0) drop.erase(it);
+            return true;
+          }));
+        }
+        if (i == 0) KS_RETURN_IF_ERROR(rewriter.Add(inserts));
+        KS_RETURN_IF_ERROR(rewriter.Finish());
+        rewritten.insert(pair_files[i]->path);
+      }
+    }
+  }
+  if (!new_copy_lines.empty()) {
+    std::string copy;
+    KS_RETURN_IF_ERROR(ReadFileToString(env, JoinPath(b.dir, "copy.cypher"), &copy));
+    if (!copy.empty() && copy.back() != '\n') copy += '\n';
+    KS_RETURN_IF_ERROR(WriteFileAtomically(env, JoinPath(staging, "copy.cypher"), copy + new_copy_lines));
+    rewritten.insert("copy.cypher");
+  }
+  KS_RETURN_IF_ERROR(LinkTree(env, b.dir, staging, rewritten));
+  return env->SyncDir(staging);
+}
+
+}  // namespace
+
+Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const std::string& dir_b,
+                                const ApplyOptions& options) {
+  KS_ASSIGN_OR_RETURN(ExportDir b, OpenExport(env, dir_b));
+  const SplitPath where = Split(dir_b);
+  // Fixed names beside B: a run killed half-way leaves them behind, and the
+  // next run removes them first.
+  const std::string staging = JoinPath(where.parent, "." + where.base + ".kuzusync-new");
+  const std::string delta_dir = JoinPath(where.parent, "." + where.base + ".kuzusync-bundle");
+  KS_RETURN_IF_ERROR(RemoveTree(env, staging));
+  KS_RETURN_IF_ERROR(RemoveTree(env, delta_dir));
+
+  auto cleanup = [&](Status s) -> Status {
+    (void)RemoveTree(env, staging);
+    (void)RemoveTree(env, delta_dir);
+    return s;
+  };
+  KS_RETURN_IF_ERROR(env->CreateDir(delta_dir));
+  Result<Manifest> manifest = ReadArchive(env, bundle_path, delta_dir);
+  if (!manifest.ok()) return cleanup(manifest.status());
+  if (manifest->kind != "bundle") {
+    return cleanup(Status::InvalidArgument(bundle_path + " is a " + manifest->kind + ", not a bundle"));
+  }
+
+  ApplyResult result;
+  Result<std::string> root = HashReplica(env, b, options.threads);
+  if (!root.ok()) return cleanup(root.status());
+  if (root.value() == manifest->result_root) {
+    result.already_applied = true;
+    result.root = root.value();
+    KS_RETURN_IF_ERROR(cleanup(Status::Ok()));
+    return result;
+  }
+  if (root.value() != manifest->base_root) {
+    if (!options.force) {
+      return cleanup(Status::Refused(dir_b + " has changed since the bundle was made (its root is " +
+                                     root.value().substr(0, 16) + "..., the bundle applies to " +
+                                     manifest->base_root.substr(0, 16) +
+                                     "...); use --force to apply it anyway as upserts"));
+    }
+    result.forced = true;
+  }
+
+  KS_RETURN_IF_ERROR(env->CreateDir(staging));
+  Status s = BuildNewVersion(env, b, delta_dir, staging);
+  if (!s.ok()) return cleanup(s);
+  Result<ExportDir> rebuilt = OpenExport(env, staging);
+  if (!rebuilt.ok()) return cleanup(rebuilt.status());
+  Result<std::string> new_root = HashReplica(env, rebuilt.value(), options.threads);
+  if (!new_root.ok()) return cleanup(new_root.status());
+  if (!result.forced && new_root.value() != manifest->result_root) {
+    return cleanup(Status::Corrupt("applying " + bundle_path + " to " + dir_b +
+                                   " did not give the bundle's result root; " + dir_b + " is unchanged"));
+  }
+  // The one step that publishes: B's old and new versions trade places.
+  s = env->ExchangePaths(staging, dir_b);
+  if (s.ok()) s = env->SyncDir(where.parent);
+  if (!s.ok()) return cleanup(s);
+  result.root = new_root.value();
+  KS_RETURN_IF_ERROR(cleanup(Status::Ok()));  // staging now holds the old version
+  return result;
+}
+
+}  // namespace kuzusync

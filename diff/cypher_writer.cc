@@ -1,0 +1,189 @@
+// WriteCypher: turns a bundle into statements for a live Kuzu database.
+//
+// Values never appear in the Cypher text: every statement LOADs its rows
+// from a data file written beside apply.cypher, whose header names the
+// columns c0, c1, ... so that no user identifier becomes a variable.
+// Rel deletes work on whole (from, to) pairs (the bundle replaces pairs
+// whole), so no property has to be matched by equality: values that went
+// through CSV (6-decimal floats, lists) would not match what the database
+// holds.
+
+#include "diff/delta_files.h"
+#include "diff/diff.h"
+
+namespace kuzusync {
+namespace {
+
+std::string Backquote(const std::string& name) {
+  std::string out = "`";
+  for (char c : name) {
+    out += c;
+    if (c == '`') out += '`';
+  }
+  return out + "`";
+}
+
+std::string SingleQuoted(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+// LOAD needs a concrete type; SERIAL values are plain INT64s.
+std::string LoadType(const std::string& type) {
+  std::string upper;
+  for (char c : type) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return upper == "SERIAL" ? "INT64" : type;
+}
+
+std::string Var(size_t i) { return "c" + std::to_string(i); }
+
+class CypherBuilder {
+ public:
+  CypherBuilder(Env* env, const Schema& schema, std::string delta_dir, std::string out_dir,
+                std::string path_in_cypher)
+      : env_(env),
+        schema_(schema),
+        delta_dir_(std::move(delta_dir)),
+        out_dir_(std::move(out_dir)),
+        path_in_cypher_(std::move(path_in_cypher)) {}
+
+  // Copies a delta member to a data file with a c0,c1,... header; returns
+  // the LOAD clause reading it, or "" when the member is absent.
+  Result<std::string> Load(const std::string& member, const std::vector<std::string>& types) {
+    const std::string src = JoinPath(delta_dir_, member);
+    FileType type;
+    uint64_t size = 0;
+    if (!env_->Stat(src, &type, &size).ok()) return std::string();
+    std::string data;
+    KS_RETURN_IF_ERROR(ReadFileToString(env_, src, &data));
+    std::string header;
+    std::string columns;
+    for (size_t i = 0; i < types.size(); ++i) {
+      header += (i ? "," : "") + Var(i);
+      columns += (i ? ", " : "") + Var(i) + " " + LoadType(types[i]);
+    }
+    KS_RETURN_IF_ERROR(WriteFileAtomically(env_, JoinPath(out_dir_, member), header + "\n" + data));
+    return "LOAD WITH HEADERS (" + columns + ") FROM " +
+           SingleQuoted(JoinPath(path_in_cypher_, member)) + " (header=true)\n";
+  }
+
+  const TableSchema* Table(const std::string& name) const { return schema_.Find(name); }
+
+  const Column& KeyOf(const std::string& node_table) const {
+    const TableSchema* t = schema_.Find(node_table);
+    return t->columns[t->primary_key];
+  }
+
+ private:
+  Env* env_;
+  const Schema& schema_;
+  std::string delta_dir_, out_dir_, path_in_cypher_;
+};
+
+std::vector<std::string> TypesOf(const TableSchema& table) {
+  std::vector<std::string> types;
+  for (const Column& c : table.columns) types.push_back(c.type);
+  return types;
+}
+
+Result<std::string> BuildStatements(CypherBuilder& cb, const Schema& schema) {
+  std::string rel_deletes, node_deletes, node_upserts, rel_inserts;
+  for (const TableSchema& table : schema.tables) {
+    const std::string label = Backquote(table.name);
+    if (table.kind == TableKind::kNode) {
+      const Column& key = table.columns[table.primary_key];
+      KS_ASSIGN_OR_RETURN(std::string load_del,
+                          cb.Load(delta::NodeDeletes(table.name), {key.type}));
+      if (!load_del.empty()) {
+        node_deletes += load_del + "MATCH (n:" + label + " {" + Backquote(key.name) + ": c0}) DETACH DELETE n;\n";
+      }
+      KS_ASSIGN_OR_RETURN(std::string load_up, cb.Load(delta::NodeUpserts(table.name), TypesOf(table)));
+      if (!load_up.empty()) {
+        std::string sets;
+        for (size_t i = 0; i < table.columns.size(); ++i) {
+          if (i == table.primary_key) continue;
+          sets += (sets.empty() ? " SET " : ", ") + std::string("n.") + Backquote(table.columns[i].name) + " = " + Var(i);
+        }
+        node_upserts += load_up + "MERGE (n:" + label + " {" + Backquote(key.name) + ": " +
+                        Var(table.primary_key) + "})" + sets + ";\n";
+      }
+      continue;
+    }
+    for (const RelConnection& c : table.connections) {
+      if (schema.Find(c.from) == nullptr || schema.Find(c.to) == nullptr) {
+        return Status::Corrupt("rel table " + table.name + " connects undeclared tables");
+      }
+      const Column& from_key = cb.KeyOf(c.from);
+      const Column& to_key = cb.KeyOf(c.to);
+      std::vector<std::string> types = {from_key.type, to_key.type};
+      for (const Column& col : table.columns) types.push_back(col.type);
+      const std::string endpoints = "(a:" + Backquote(c.from) + " {" + Backquote(from_key.name) +
+                                    ": c0})";
+      const std::string target = "(b:" + Backquote(c.to) + " {" + Backquote(to_key.name) + ": c1})";
+      // Deleted pairs: only their endpoints matter, so every column loads as STRING but the keys.
+      std::vector<std::string> delete_types = types;
+      for (size_t i = 2; i < delete_types.size(); ++i) delete_types[i] = "STRING";
+      KS_ASSIGN_OR_RETURN(std::string load_del, cb.Load(delta::RelDeletes(table.name, c), delete_types));
+      if (!load_del.empty()) {
+        rel_deletes += load_del + "WITH DISTINCT c0, c1\nMATCH " + endpoints + "-[r:" + label +
+                       "]->" + target + " DELETE r;\n";
+      }
+      KS_ASSIGN_OR_RETURN(std::string load_ins, cb.Load(delta::RelInserts(table.name, c), types));
+      if (!load_ins.empty()) {
+        std::string props;
+        for (size_t i = 0; i < table.columns.size(); ++i) {
+          props += (i ? ", " : "") + Backquote(table.columns[i].name) + ": " + Var(i + 2);
+        }
+        rel_inserts += load_ins + "MATCH " + endpoints + ", " + target + " CREATE (a)-[:" + label +
+                       (props.empty() ? "" : " {" + props + "}") + "]->(b);\n";
+      }
+    }
+  }
+  return "// Written by kuzusync from a bundle. Order: rel deletes, node deletes,\n"
+         "// node upserts, rel inserts. Run in a Kuzu 0.11 database as is.\n" +
+         rel_deletes + node_deletes + node_upserts + rel_inserts;
+}
+
+}  // namespace
+
+Status WriteCypher(Env* env, const std::string& bundle_path, const std::string& out_dir,
+                   const std::string& path_in_cypher) {
+  FileType type;
+  uint64_t size = 0;
+  if (env->Stat(out_dir, &type, &size).ok()) {
+    return Status::Refused(out_dir + " already exists; kuzusync writes Cypher only into a new directory");
+  }
+  std::string base = out_dir;
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  const std::string building = base + ".kuzusync-tmp";
+  const std::string delta_dir = base + ".kuzusync-bundle";
+  (void)RemoveTree(env, building);
+  (void)RemoveTree(env, delta_dir);
+  auto cleanup = [&](Status s) {
+    (void)RemoveTree(env, building);
+    (void)RemoveTree(env, delta_dir);
+    return s;
+  };
+  KS_RETURN_IF_ERROR(env->CreateDir(delta_dir));
+  KS_RETURN_IF_ERROR(env->CreateDir(building));
+  Result<Manifest> manifest = ReadArchive(env, bundle_path, delta_dir);
+  if (!manifest.ok()) return cleanup(manifest.status());
+  std::string schema_text;
+  Status s = ReadFileToString(env, JoinPath(delta_dir, delta::kSchemaMember), &schema_text);
+  if (!s.ok()) return cleanup(s);
+  Result<Schema> schema = ParseSchema(schema_text, bundle_path + ":" + delta::kSchemaMember);
+  if (!schema.ok()) return cleanup(schema.status());
+  CypherBuilder builder(env, schema.value(), delta_dir, building, path_in_cypher);
+  Result<std::string> statements = BuildStatements(builder, schema.value());
+  if (!statements.ok()) return cleanup(statements.status());
+  s = WriteFileAtomically(env, JoinPath(building, "apply.cypher"), statements.value());
+  if (s.ok()) s = env->Rename(building, base);
+  if (!s.ok()) return cleanup(s);
+  return cleanup(Status::Ok());
+}
+
+}  // namespace kuzusync

@@ -1,0 +1,40 @@
+// Names of the data members of a bundle (docs/archive-format.md), shared by
+// the writer, the applier and the Cypher generator. Internal to diff.
+
+#ifndef KUZUSYNC_DIFF_DELTA_FILES_H_
+#define KUZUSYNC_DIFF_DELTA_FILES_H_
+
+#include <string>
+
+#include "archive/archive.h"
+#include "snapshot/snapshot.h"
+
+namespace kuzusync::delta {
+
+constexpr char kSchemaMember[] = "schema.cypher";
+
+// EscapeName, with '.' escaped too so that the parts of a name never blur.
+inline std::string Part(const std::string& name) {
+  std::string out;
+  for (char c : EscapeName(name)) {
+    if (c == '.') {
+      out += "%2E";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+inline std::string NodeUpserts(const std::string& table) { return Part(table) + ".upserts.csv"; }
+inline std::string NodeDeletes(const std::string& table) { return Part(table) + ".deletes.csv"; }
+inline std::string RelInserts(const std::string& table, const RelConnection& c) {
+  return Part(table) + "." + Part(c.from) + "." + Part(c.to) + ".inserts.csv";
+}
+inline std::string RelDeletes(const std::string& table, const RelConnection& c) {
+  return Part(table) + "." + Part(c.from) + "." + Part(c.to) + ".deletes.csv";
+}
+
+}  // namespace kuzusync::delta
+
+#endif  // KUZUSYNC_DIFF_DELTA_FILES_H_
