@@ -58,18 +58,23 @@ PairKey PairOf(const LeafRows::Counted& row) {
 
 Result<Manifest> WriteBundle(Env* env, const std::string& dir_a, const std::string& dir_b,
                              const std::string& out_path, const BundleOptions& options) {
-  KS_ASSIGN_OR_RETURN(ExportDir a, OpenExport(env, dir_a));
-  KS_ASSIGN_OR_RETURN(ExportDir b, OpenExport(env, dir_b));
-  for (const TableSchema& ta : a.schema.tables) {
-    const TableSchema* tb = b.schema.Find(ta.name);
+  KS_ASSIGN_OR_RETURN(auto a, LocalReplica::Open(env, dir_a, {}, options.threads));
+  KS_ASSIGN_OR_RETURN(auto b, LocalReplica::Open(env, dir_b, {}, options.threads));
+  return WriteBundle(env, a.get(), b.get(), out_path, options);
+}
+
+Result<Manifest> WriteBundle(Env* env, Replica* a, Replica* b, const std::string& out_path,
+                             const BundleOptions& options, DiffStats* stats) {
+  for (const TableSchema& ta : a->schema().tables) {
+    const TableSchema* tb = b->schema().Find(ta.name);
     if (tb == nullptr) {
-      return Status::Refused("table " + ta.name + " exists only in " + dir_a +
-                             ": bundles do not carry schema changes yet; create it in " + dir_b +
-                             " first");
+      return Status::Refused("table " + ta.name + " exists only in " + a->label() +
+                             ": bundles do not carry schema changes yet; create it in " +
+                             b->label() + " first");
     }
     if (!ta.SameShape(*tb)) {
-      return Status::Refused("table " + ta.name + " has different columns in " + dir_a + " and " +
-                             dir_b + ": bundles do not carry schema changes yet");
+      return Status::Refused("table " + ta.name + " has different columns in " + a->label() +
+                             " and " + b->label() + ": bundles do not carry schema changes yet");
     }
   }
 
@@ -151,7 +156,7 @@ Result<Manifest> WriteBundle(Env* env, const std::string& dir_a, const std::stri
   DiffOptions diff_options;
   diff_options.threads = options.threads;
   diff_options.on_leaf_rows = on_leaf_rows;
-  Result<DiffReport> report = DiffExports(env, dir_a, dir_b, diff_options);
+  Result<DiffReport> report = DiffReplicas(a, b, diff_options);
   std::vector<ArchiveSource> sources;
   Status s = report.ok() ? files.Close(&sources) : report.status();
   if (!s.ok()) {
@@ -181,15 +186,19 @@ Result<Manifest> WriteBundle(Env* env, const std::string& dir_a, const std::stri
     entry.root = merkle::SummaryHex(result);
     manifest.tables.push_back(std::move(entry));
   }
-  manifest.base_root = ReplicaRoot(b.schema, roots_b);
-  manifest.result_root = ReplicaRoot(b.schema, roots_result);
-  if (options.deletes && manifest.result_root != ReplicaRoot(a.schema, roots_a) &&
-      b.schema.tables.size() == a.schema.tables.size()) {
+  manifest.base_root = ReplicaRoot(b->schema(), roots_b);
+  manifest.result_root = ReplicaRoot(b->schema(), roots_result);
+  if (options.deletes && manifest.result_root != ReplicaRoot(a->schema(), roots_a) &&
+      b->schema().tables.size() == a->schema().tables.size()) {
     (void)RemoveTree(env, staging);
-    return Status::Corrupt("internal check failed: the bundle would not turn " + dir_b + " into " + dir_a);
+    return Status::Corrupt("internal check failed: the bundle would not turn " + b->label() +
+                           " into " + a->label());
   }
-  sources.insert(sources.begin(), {delta::kSchemaMember, JoinPath(dir_a, "schema.cypher")});
-  s = WriteArchive(env, out_path, &manifest, sources, options.pack);
+  if (stats != nullptr) *stats = report->stats;
+  const std::string schema_path = JoinPath(staging, delta::kSchemaMember);
+  s = WriteFileAtomically(env, schema_path, SchemaText(a->schema()));
+  sources.insert(sources.begin(), {delta::kSchemaMember, schema_path});
+  if (s.ok()) s = WriteArchive(env, out_path, &manifest, sources, options.pack);
   Status cleanup = RemoveTree(env, staging);
   if (!s.ok()) return s;
   KS_RETURN_IF_ERROR(cleanup);

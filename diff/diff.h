@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -167,6 +168,63 @@ struct DiffOptions {
 Status DiffTable(const TableSchema& table, TreeView* a, TreeView* b, RowSource* rows_a,
                  RowSource* rows_b, const DiffOptions& options, TableDiff* out, DiffStats* stats);
 
+// ---- Replicas: what a comparison needs of each side ----------------------
+
+// One replica as a comparison sees it: its schema, each hashed table's
+// root, and access to tree nodes and rows. A local export directory is one
+// implementation; a remote replica behind the transfer protocol another.
+class Replica {
+ public:
+  struct Table {
+    std::string name;
+    TableKind kind = TableKind::kNode;
+    int depth = 0;
+    merkle::NodeSummary root;
+  };
+
+  virtual ~Replica() = default;
+  virtual std::string label() const = 0;  // a path or URL, for messages
+  virtual const Schema& schema() const = 0;
+  virtual const std::vector<Table>& tables() const = 0;  // the hashed tables
+  // The tree of a hashed table; nullptr for a table that was not hashed.
+  // Owned by the replica.
+  virtual TreeView* tree(const std::string& table) = 0;
+  virtual RowSource* rows() = 0;
+
+  const Table* FindTable(std::string_view name) const;
+};
+
+// A replica in a local export directory, hashed when opened.
+class LocalReplica final : public Replica {
+ public:
+  // Hashes the named tables (all when empty) with up to `threads` threads.
+  static Result<std::unique_ptr<LocalReplica>> Open(Env* env, const std::string& dir,
+                                                    const std::vector<std::string>& tables,
+                                                    int threads);
+
+  std::string label() const override { return export_.dir; }
+  const Schema& schema() const override { return export_.schema; }
+  const std::vector<Table>& tables() const override { return tables_; }
+  TreeView* tree(const std::string& table) override;
+  RowSource* rows() override { return &rows_; }
+
+  const ExportDir& export_dir() const { return export_; }
+  const merkle::Tree* FindTree(std::string_view table) const;
+
+ private:
+  LocalReplica(Env* env, ExportDir export_dir)
+      : export_(std::move(export_dir)), rows_(env, &export_) {}
+
+  ExportDir export_;
+  ExportRowSource rows_;
+  std::vector<Table> tables_;
+  std::vector<TableTree> trees_;
+  std::map<std::string, std::unique_ptr<LocalTreeView>> views_;
+};
+
+// Compares two replicas table by table.
+Result<DiffReport> DiffReplicas(Replica* a, Replica* b, const DiffOptions& options);
+
 // Compares two export directories.
 Result<DiffReport> DiffExports(Env* env, const std::string& dir_a, const std::string& dir_b,
                                const DiffOptions& options);
@@ -175,9 +233,13 @@ Result<DiffReport> DiffExports(Env* env, const std::string& dir_a, const std::st
 // `roots` gives each table's root summary by table name.
 std::string ReplicaRoot(const Schema& schema,
                         const std::map<std::string, merkle::NodeSummary>& roots);
+std::string ReplicaRoot(const Replica& replica);
 
 // Hashes every table of an export and returns ReplicaRoot of it.
 Result<std::string> HashReplica(Env* env, const ExportDir& export_dir, int threads);
+
+// schema.cypher text that declares `schema` (table DDL, then the rest).
+std::string SchemaText(const Schema& schema);
 
 // ---- Deltas: bundles, apply, Cypher, snapshots ------------------------------
 // Formats: docs/archive-format.md.
@@ -193,6 +255,9 @@ struct BundleOptions {
 // pair whose rows differ is replaced whole (B's rows of the pair deleted,
 // A's inserted), which keeps live-database deletes free of property
 // matching. Tables must have the same columns on both sides.
+// Fills *stats (when non-null) with the comparison it made.
+Result<Manifest> WriteBundle(Env* env, Replica* a, Replica* b, const std::string& out_path,
+                             const BundleOptions& options, DiffStats* stats = nullptr);
 Result<Manifest> WriteBundle(Env* env, const std::string& dir_a, const std::string& dir_b,
                              const std::string& out_path, const BundleOptions& options);
 

@@ -171,18 +171,68 @@ Status DiffTable(const TableSchema& table, TreeView* a, TreeView* b, RowSource* 
   return Status::Ok();
 }
 
-Result<DiffReport> DiffExports(Env* env, const std::string& dir_a, const std::string& dir_b,
-                               const DiffOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
-  KS_ASSIGN_OR_RETURN(ExportDir a, OpenExport(env, dir_a));
-  KS_ASSIGN_OR_RETURN(ExportDir b, OpenExport(env, dir_b));
+const Replica::Table* Replica::FindTable(std::string_view name) const {
+  for (const Table& t : tables()) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
 
+Result<std::unique_ptr<LocalReplica>> LocalReplica::Open(Env* env, const std::string& dir,
+                                                         const std::vector<std::string>& tables,
+                                                         int threads) {
+  KS_ASSIGN_OR_RETURN(ExportDir export_dir, OpenExport(env, dir));
+  std::unique_ptr<LocalReplica> replica(new LocalReplica(env, std::move(export_dir)));
+  std::vector<std::string> wanted;
+  for (const std::string& t : tables) {
+    if (replica->export_.schema.Find(t) != nullptr) wanted.push_back(t);
+  }
+  if (!tables.empty() && wanted.empty()) return replica;  // none of them is here
+  KS_ASSIGN_OR_RETURN(auto trees, HashExports(env, {&replica->export_}, {wanted}, threads));
+  replica->trees_ = std::move(trees[0]);
+  for (const TableTree& t : replica->trees_) {
+    replica->tables_.push_back({t.table, t.kind, t.tree.depth(), t.tree.root()});
+  }
+  return replica;
+}
+
+const merkle::Tree* LocalReplica::FindTree(std::string_view table) const {
+  for (const TableTree& t : trees_) {
+    if (t.table == table) return &t.tree;
+  }
+  return nullptr;
+}
+
+TreeView* LocalReplica::tree(const std::string& table) {
+  auto it = views_.find(table);
+  if (it != views_.end()) return it->second.get();
+  const merkle::Tree* tree = FindTree(table);
+  if (tree == nullptr) return nullptr;
+  return views_.emplace(table, std::make_unique<LocalTreeView>(tree)).first->second.get();
+}
+
+std::string ReplicaRoot(const Replica& replica) {
+  std::map<std::string, merkle::NodeSummary> roots;
+  for (const Replica::Table& t : replica.tables()) roots[t.name] = t.root;
+  return ReplicaRoot(replica.schema(), roots);
+}
+
+std::string SchemaText(const Schema& schema) {
+  std::string text;
+  for (const TableSchema& t : schema.tables) text += t.ddl + ";\n";
+  for (const std::string& other : schema.other_statements) text += other + ";\n";
+  return text;
+}
+
+Result<DiffReport> DiffReplicas(Replica* a, Replica* b, const DiffOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
   std::set<std::string> names;
-  for (const TableSchema& t : a.schema.tables) names.insert(t.name);
-  for (const TableSchema& t : b.schema.tables) names.insert(t.name);
+  for (const TableSchema& t : a->schema().tables) names.insert(t.name);
+  for (const TableSchema& t : b->schema().tables) names.insert(t.name);
   for (const std::string& wanted : options.tables) {
     if (names.count(wanted) == 0) {
-      return Status::InvalidArgument("no table named " + wanted + " in " + dir_a + " or " + dir_b);
+      return Status::InvalidArgument("no table named " + wanted + " in " + a->label() + " or " +
+                                     b->label());
     }
   }
   if (!options.tables.empty()) names = std::set<std::string>(options.tables.begin(), options.tables.end());
@@ -190,36 +240,26 @@ Result<DiffReport> DiffExports(Env* env, const std::string& dir_a, const std::st
   DiffReport report;
   std::set<std::string> only_a, only_b, changed;
   for (const std::string& name : names) {
-    const TableSchema* ta = a.schema.Find(name);
-    const TableSchema* tb = b.schema.Find(name);
+    const TableSchema* ta = a->schema().Find(name);
+    const TableSchema* tb = b->schema().Find(name);
     if (tb == nullptr) only_a.insert(name);
     if (ta == nullptr) only_b.insert(name);
     if (ta != nullptr && tb != nullptr && !ta->SameShape(*tb)) changed.insert(name);
   }
   report.schema = {Sorted(only_a), Sorted(only_b), Sorted(changed)};
 
-  std::vector<std::string> selected(names.begin(), names.end());
-  KS_ASSIGN_OR_RETURN(auto trees, HashExports(env, {&a, &b}, {selected, selected}, options.threads));
-  auto tree_of = [](const std::vector<TableTree>& side, const std::string& name) -> const TableTree* {
-    for (const TableTree& t : side) {
-      if (t.table == name) return &t;
-    }
-    return nullptr;
-  };
-
-  ExportRowSource rows_a(env, &a);
-  ExportRowSource rows_b(env, &b);
   for (const std::string& name : names) {
-    const TableTree* tree_a = tree_of(trees[0], name);
-    const TableTree* tree_b = tree_of(trees[1], name);
+    const Replica::Table* table_a = a->FindTable(name);
+    const Replica::Table* table_b = b->FindTable(name);
+    const TableSchema* schema_a = a->schema().Find(name);
     TableDiff diff;
     diff.table = name;
-    diff.kind = (tree_a != nullptr ? tree_a : tree_b)->kind;
-    diff.rows_a = tree_a != nullptr ? tree_a->tree.rows() : 0;
-    diff.rows_b = tree_b != nullptr ? tree_b->tree.rows() : 0;
-    if (tree_a != nullptr) diff.root_a = tree_a->tree.root();
-    if (tree_b != nullptr) diff.root_b = tree_b->tree.root();
-    if (tree_a == nullptr || tree_b == nullptr) {
+    diff.kind = (schema_a != nullptr ? schema_a : b->schema().Find(name))->kind;
+    if (table_a != nullptr) diff.root_a = table_a->root;
+    if (table_b != nullptr) diff.root_b = table_b->root;
+    diff.rows_a = diff.root_a.count;
+    diff.rows_b = diff.root_b.count;
+    if (table_a == nullptr || table_b == nullptr) {
       // A table on one side only: all of its rows are on that side only.
       diff.only_in_a = diff.rows_a;
       diff.only_in_b = diff.rows_b;
@@ -228,15 +268,27 @@ Result<DiffReport> DiffExports(Env* env, const std::string& dir_a, const std::st
       report.notes.push_back("table " + name +
                              ": rows not compared because its columns differ between the replicas");
     } else {
-      LocalTreeView view_a(&tree_a->tree);
-      LocalTreeView view_b(&tree_b->tree);
-      KS_RETURN_IF_ERROR(DiffTable(*a.schema.Find(name), &view_a, &view_b, &rows_a, &rows_b,
-                                   options, &diff, &report.stats));
+      TreeView* view_a = a->tree(name);
+      TreeView* view_b = b->tree(name);
+      if (view_a == nullptr || view_b == nullptr) return Status::InvalidArgument("table " + name + " was not hashed");
+      KS_RETURN_IF_ERROR(DiffTable(*schema_a, view_a, view_b, a->rows(), b->rows(), options, &diff,
+                                   &report.stats));
     }
     if (diff.differs()) report.identical = false;
     report.tables.push_back(std::move(diff));
   }
   if (!report.schema.empty()) report.identical = false;
+  report.stats.elapsed_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+Result<DiffReport> DiffExports(Env* env, const std::string& dir_a, const std::string& dir_b,
+                               const DiffOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  KS_ASSIGN_OR_RETURN(auto a, LocalReplica::Open(env, dir_a, options.tables, options.threads));
+  KS_ASSIGN_OR_RETURN(auto b, LocalReplica::Open(env, dir_b, options.tables, options.threads));
+  KS_ASSIGN_OR_RETURN(DiffReport report, DiffReplicas(a.get(), b.get(), options));
   report.stats.elapsed_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return report;
