@@ -4,7 +4,9 @@
 //
 // Reading is safe by construction: only regular files with flat names that
 // the manifest lists, once each, no larger than it says, with matching
-// checksums; anything else is refused before a byte reaches the target.
+// checksums. Names are checked before any byte is written, and only into
+// the caller's fresh staging directory; a size or checksum failure is found
+// while streaming, so callers extract to staging and publish only on success.
 // Format: docs/archive-format.md. Functions are reentrant.
 
 #ifndef KUZUSYNC_ARCHIVE_ARCHIVE_H_

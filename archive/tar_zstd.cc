@@ -194,7 +194,7 @@ Result<Manifest> ReadArchive(Env* env, const std::string& archive_path, const st
   archive_read_support_format_tar(a.get());
   if (archive_read_open2(a.get(), &source, nullptr, ReadCallback, nullptr, nullptr) != ARCHIVE_OK) {
     if (!source.status.ok()) return source.status;
-    return ArchiveError(a.get(), archive_path, "not a tar+zstd archive");
+    return ArchiveError(a.get(), archive_path, "cannot read the archive (not tar+zstd, or damaged)");
   }
   auto read_error = [&](const std::string& what) -> Status {
     if (!source.status.ok()) return source.status;

@@ -39,6 +39,14 @@ class WritableFile {
 
 enum class FileType { kRegular, kDirectory, kOther };
 
+// A held advisory lock; released when destroyed.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
+enum class LockMode { kShared, kExclusive };
+
 struct DirEntry {
   std::string name;
   FileType type = FileType::kOther;
@@ -73,6 +81,10 @@ class Env {
   virtual Status LinkFile(const std::string& from, const std::string& to) = 0;
   // Removes an empty directory.
   virtual Status RemoveDir(const std::string& dir) = 0;
+  // Takes an advisory lock on path (created if missing), waiting for it.
+  // Readers share; a writer excludes everyone.
+  virtual Status LockFile(const std::string& path, LockMode mode,
+                          std::unique_ptr<FileLock>* lock) = 0;
 };
 
 // An Env whose files live in memory only; for tests. Caller owns the result.

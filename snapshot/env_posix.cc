@@ -1,6 +1,7 @@
 // Env backed by POSIX file descriptors.
 
 #include <dirent.h>
+#include <sys/file.h>
 #include <stdio.h>  // renameat2
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -75,8 +76,33 @@ class PosixWritableFile final : public WritableFile {
   int fd_;
 };
 
+class PosixFileLock final : public FileLock {
+ public:
+  explicit PosixFileLock(int fd) : fd_(fd) {}
+  ~PosixFileLock() override {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
+
+ private:
+  int fd_;
+};
+
 class PosixEnv final : public Env {
  public:
+  Status LockFile(const std::string& path, LockMode mode, std::unique_ptr<FileLock>* lock) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return PosixError(path, errno);
+    while (::flock(fd, mode == LockMode::kExclusive ? LOCK_EX : LOCK_SH) != 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return PosixError(path, err);
+    }
+    *lock = std::make_unique<PosixFileLock>(fd);
+    return Status::Ok();
+  }
+
   Status NewSequentialFile(const std::string& path,
                            std::unique_ptr<SequentialFile>* result) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
