@@ -39,6 +39,12 @@ std::string LoadType(const std::string& type) {
   return upper == "SERIAL" ? "INT64" : type;
 }
 
+bool IsString(const std::string& type) {
+  std::string upper;
+  for (char c : type) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return upper == "STRING";
+}
+
 std::string Var(size_t i) { return "c" + std::to_string(i); }
 
 class CypherBuilder {
@@ -53,22 +59,61 @@ class CypherBuilder {
 
   // Copies a delta member to a data file with a c0,c1,... header; returns
   // the LOAD clause reading it, or "" when the member is absent.
+  //
+  // LOAD reads a quoted "" as NULL unless told which string means NULL, so
+  // each file gets a NULL marker that none of its values equals, written for
+  // the NULLs of STRING columns: empty strings then stay empty strings.
+  // Kuzu 0.11 applies null_strings to STRING columns only; other columns
+  // keep the empty field, which they read as NULL. parallel=false because
+  // values may hold quoted newlines, which the parallel CSV reader refuses.
   Result<std::string> Load(const std::string& member, const std::vector<std::string>& types) {
     const std::string src = JoinPath(delta_dir_, member);
     FileType type;
     uint64_t size = 0;
     if (!env_->Stat(src, &type, &size).ok()) return std::string();
+    ExportDir holder;
+    holder.dir = delta_dir_;
+    DataFile file;
+    file.path = member;
+    std::vector<std::vector<std::string>> rows;
+    std::vector<std::vector<uint8_t>> nulls;
+    std::string marker = "\\N";
+    KS_RETURN_IF_ERROR(ScanDataFile(env_, holder, file, types.size(), [&](const RowView& row) {
+      rows.emplace_back(row.fields->begin(), row.fields->end());
+      nulls.push_back(*row.is_null);
+      return Status::Ok();
+    }));
+    bool clash = true;
+    while (clash) {
+      clash = false;
+      for (const auto& row : rows) {
+        for (const std::string& value : row) clash = clash || value == marker;
+      }
+      if (clash) marker += "~";
+    }
     std::string data;
-    KS_RETURN_IF_ERROR(ReadFileToString(env_, src, &data));
-    std::string header;
     std::string columns;
     for (size_t i = 0; i < types.size(); ++i) {
-      header += (i ? "," : "") + Var(i);
+      data += (i ? "," : "") + Var(i);
       columns += (i ? ", " : "") + Var(i) + " " + LoadType(types[i]);
     }
-    KS_RETURN_IF_ERROR(WriteFileAtomically(env_, JoinPath(out_dir_, member), header + "\n" + data));
+    data += "\n";
+    const CsvOptions csv;
+    for (size_t r = 0; r < rows.size(); ++r) {
+      for (size_t i = 0; i < rows[r].size(); ++i) {
+        if (i > 0) data += ',';
+        if (nulls[r][i]) {
+          if (IsString(types[i])) data += marker;
+        } else {
+          AppendCsvField(&data, rows[r][i], false, csv);
+        }
+      }
+      data += '\n';
+    }
+    KS_RETURN_IF_ERROR(WriteFileAtomically(env_, JoinPath(out_dir_, member), data));
     return "LOAD WITH HEADERS (" + columns + ") FROM " +
-           SingleQuoted(JoinPath(path_in_cypher_, member)) + " (header=true)\n";
+           SingleQuoted(JoinPath(path_in_cypher_, member)) +
+           " (header=true, parallel=false, null_strings=[" + SingleQuoted(marker) + "])\n";
   }
 
   const TableSchema* Table(const std::string& name) const { return schema_.Find(name); }
@@ -121,15 +166,17 @@ Result<std::string> BuildStatements(CypherBuilder& cb, const Schema& schema) {
       const Column& to_key = cb.KeyOf(c.to);
       std::vector<std::string> types = {from_key.type, to_key.type};
       for (const Column& col : table.columns) types.push_back(col.type);
-      const std::string endpoints = "(a:" + Backquote(c.from) + " {" + Backquote(from_key.name) +
-                                    ": c0})";
+      // One MATCH per endpoint: with both in one MATCH, Kuzu 0.11 plans a
+      // cross product of the two node tables before joining the loaded rows.
+      const std::string source = "MATCH (a:" + Backquote(c.from) + " {" + Backquote(from_key.name) +
+                                 ": c0})\n";
       const std::string target = "(b:" + Backquote(c.to) + " {" + Backquote(to_key.name) + ": c1})";
       // Deleted pairs: only their endpoints matter, so every column loads as STRING but the keys.
       std::vector<std::string> delete_types = types;
       for (size_t i = 2; i < delete_types.size(); ++i) delete_types[i] = "STRING";
       KS_ASSIGN_OR_RETURN(std::string load_del, cb.Load(delta::RelDeletes(table.name, c), delete_types));
       if (!load_del.empty()) {
-        rel_deletes += load_del + "WITH DISTINCT c0, c1\nMATCH " + endpoints + "-[r:" + label +
+        rel_deletes += load_del + "WITH DISTINCT c0, c1\n" + source + "MATCH (a)-[r:" + label +
                        "]->" + target + " DELETE r;\n";
       }
       KS_ASSIGN_OR_RETURN(std::string load_ins, cb.Load(delta::RelInserts(table.name, c), types));
@@ -138,7 +185,7 @@ Result<std::string> BuildStatements(CypherBuilder& cb, const Schema& schema) {
         for (size_t i = 0; i < table.columns.size(); ++i) {
           props += (i ? ", " : "") + Backquote(table.columns[i].name) + ": " + Var(i + 2);
         }
-        rel_inserts += load_ins + "MATCH " + endpoints + ", " + target + " CREATE (a)-[:" + label +
+        rel_inserts += load_ins + source + "MATCH " + target + "\nCREATE (a)-[:" + label +
                        (props.empty() ? "" : " {" + props + "}") + "]->(b);\n";
       }
     }
@@ -172,6 +219,9 @@ Status WriteCypher(Env* env, const std::string& bundle_path, const std::string& 
   KS_RETURN_IF_ERROR(env->CreateDir(building));
   Result<Manifest> manifest = ReadArchive(env, bundle_path, delta_dir);
   if (!manifest.ok()) return cleanup(manifest.status());
+  if (manifest->kind != "bundle") {
+    return cleanup(Status::InvalidArgument(bundle_path + " is a " + manifest->kind + ", not a bundle"));
+  }
   std::string schema_text;
   Status s = ReadFileToString(env, JoinPath(delta_dir, delta::kSchemaMember), &schema_text);
   if (!s.ok()) return cleanup(s);
