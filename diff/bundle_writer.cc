@@ -64,7 +64,7 @@ Result<Manifest> WriteBundle(Env* env, const std::string& dir_a, const std::stri
 }
 
 Result<Manifest> WriteBundle(Env* env, Replica* a, Replica* b, const std::string& out_path,
-                             const BundleOptions& options, DiffStats* stats) {
+                             const BundleOptions& options, DiffReport* diff_report) {
   for (const TableSchema& ta : a->schema().tables) {
     const TableSchema* tb = b->schema().Find(ta.name);
     if (tb == nullptr) {
@@ -194,7 +194,7 @@ Result<Manifest> WriteBundle(Env* env, Replica* a, Replica* b, const std::string
     return Status::Corrupt("internal check failed: the bundle would not turn " + b->label() +
                            " into " + a->label());
   }
-  if (stats != nullptr) *stats = report->stats;
+  if (diff_report != nullptr) *diff_report = report.value();
   const std::string schema_path = JoinPath(staging, delta::kSchemaMember);
   s = WriteFileAtomically(env, schema_path, SchemaText(a->schema()));
   sources.insert(sources.begin(), {delta::kSchemaMember, schema_path});

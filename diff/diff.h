@@ -255,9 +255,9 @@ struct BundleOptions {
 // pair whose rows differ is replaced whole (B's rows of the pair deleted,
 // A's inserted), which keeps live-database deletes free of property
 // matching. Tables must have the same columns on both sides.
-// Fills *stats (when non-null) with the comparison it made.
+// Fills *report (when non-null) with the comparison it made.
 Result<Manifest> WriteBundle(Env* env, Replica* a, Replica* b, const std::string& out_path,
-                             const BundleOptions& options, DiffStats* stats = nullptr);
+                             const BundleOptions& options, DiffReport* report = nullptr);
 Result<Manifest> WriteBundle(Env* env, const std::string& dir_a, const std::string& dir_b,
                              const std::string& out_path, const BundleOptions& options);
 

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <cstdio>
 #include <iostream>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "diff/diff.h"
+#include "transfer/transfer.h"
 #include "snapshot/snapshot.h"
 #include "src/json_writer.h"
 
@@ -99,9 +101,17 @@ void PrintDiffHuman(const DiffReport& report, bool show_rows) {
   }
 }
 
-int RunDiff(const std::string& a, const std::string& b, const DiffOptions& options, bool json) {
-  Result<DiffReport> report = DiffExports(Env::Default(), a, b, options);
+int RunDiff(const std::string& a, const std::string& b, const DiffOptions& options,
+            const ConnectOptions& connect, bool json) {
+  const auto start = std::chrono::steady_clock::now();
+  auto replica_a = OpenReplica(Env::Default(), a, connect, Access::kRead, options.tables);
+  if (!replica_a.ok()) return ReportError(replica_a.status());
+  auto replica_b = OpenReplica(Env::Default(), b, connect, Access::kRead, options.tables);
+  if (!replica_b.ok()) return ReportError(replica_b.status());
+  Result<DiffReport> report = DiffReplicas(replica_a->get(), replica_b->get(), options);
   if (!report.ok()) return ReportError(report.status());
+  report->stats.elapsed_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   for (const std::string& note : report->notes) std::cerr << "kuzusync: note: " << note << "\n";
   if (json) {
     std::cout << DiffJson(report.value()) << "\n";
@@ -293,6 +303,45 @@ int RunSnapshotVerify(const std::string& archive, bool json) {
   return kExitSame;
 }
 
+int RunTransfer(const std::string& from, const std::string& to, const TransferOptions& options,
+                bool json, bool quiet) {
+  Result<TransferReport> report = Transfer(Env::Default(), from, to, options);
+  if (!report.ok()) return ReportError(report.status());
+  const TransferReport& r = report.value();
+  if (json) {
+    JsonWriter w;
+    w.BeginObject();
+    w.Key("changed").Value(r.changed);
+    w.Key("dry_run").Value(options.dry_run);
+    w.Key("bytes_sent").Value(r.counters.bytes_sent);
+    w.Key("bytes_received").Value(r.counters.bytes_received);
+    w.Key("round_trips").Value(r.counters.round_trips);
+    w.Key("comparisons").Value(r.comparisons);
+    w.Key("rows_sent").Value(r.rows_sent);
+    w.Key("rows_deleted").Value(r.rows_deleted);
+    w.Key("rows_kept").Value(r.rows_kept);
+    w.Key("bundle_bytes").Value(r.bundle_bytes);
+    w.Key("elapsed_ms").Value(r.elapsed_ms);
+    w.EndObject();
+    std::cout << w.str() << "\n";
+  } else if (!quiet) {
+    if (!r.changed) {
+      std::cerr << "kuzusync: " << to << " already has every row of " << from << "\n";
+    } else {
+      std::cerr << "kuzusync: " << (options.dry_run ? "would send " : "sent ") << r.rows_sent
+                << " rows, " << (options.dry_run ? "would delete " : "deleted ") << r.rows_deleted
+                << " (" << HumanBytes(r.bundle_bytes) << " bundle, "
+                << HumanBytes(r.counters.bytes_sent + r.counters.bytes_received) << " on the wire, "
+                << r.counters.round_trips << " round trips)\n";
+    }
+    if (r.rows_kept > 0) {
+      std::cerr << "kuzusync: kept " << r.rows_kept << " rows that only " << to
+                << " has; --delete removes them\n";
+    }
+  }
+  return kExitSame;
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv) {
@@ -314,6 +363,15 @@ int RunCli(int argc, char** argv) {
   diff->add_flag("--json", json, "print one JSON object");
   diff->add_option("--table", tables, "limit to this table (repeatable)");
   diff->add_option("--threads", threads, "hashing threads (default: all cores)");
+  ConnectOptions connect;
+  auto add_connect = [&](CLI::App* cmd) {
+    cmd->add_option("--token-file", connect.token_file, "daemon: file holding the bearer token");
+    cmd->add_option("--ca-file", connect.ca_file, "daemon: CA certificate(s) that sign the server's");
+    cmd->add_flag("--insecure", connect.insecure, "daemon: plain TCP (loopback only)");
+    cmd->add_option("-e,--rsh", connect.rsh, "ssh command (default: ssh)");
+    cmd->add_option("--remote-kuzusync", connect.remote_command, "kuzusync on the ssh host");
+  };
+  add_connect(diff);
 
   CLI::App* hash = app.add_subcommand("hash", "Print per-table row counts and root hashes.");
   hash->add_option("A", dir_a, "replica (export directory)")->required();
@@ -361,6 +419,36 @@ int RunCli(int argc, char** argv) {
   verify->add_option("FILE", out, "snapshot or bundle")->required();
   verify->add_flag("--json", json, "print the manifest as JSON when intact");
 
+  TransferOptions transfer;
+  bool quiet = false;
+  CLI::App* push = app.add_subcommand("push", "Send the rows the destination lacks (SRC -> DST).");
+  CLI::App* pull = app.add_subcommand("pull", "Fetch the rows this replica lacks (SRC -> DST).");
+  for (CLI::App* cmd : {push, pull}) {
+    cmd->add_option("SRC", dir_a, "source replica: path, host:path, ssh://..., kuzusync://...")->required();
+    cmd->add_option("DST", dir_b, "destination replica")->required();
+    cmd->add_flag("--delete", transfer.deletes, "also delete rows DST has and SRC lacks");
+    cmd->add_flag("--dry-run", transfer.dry_run, "report what would move; move nothing");
+    cmd->add_flag("--json", json, "print transfer statistics as JSON");
+    cmd->add_flag("-q,--quiet", quiet, "print only errors");
+    cmd->add_option("--threads", threads, "threads (default: all cores)");
+    add_connect(cmd);
+  }
+
+  ServeOptions serve;
+  DaemonOptions daemon;
+  std::string server_token_file;
+  bool stdio = false;
+  CLI::App* serve_cmd = app.add_subcommand("serve", "Serve replicas: --stdio (for ssh) or --listen (daemon).");
+  serve_cmd->add_flag("--stdio", stdio, "serve one session on stdin/stdout");
+  serve_cmd->add_option("--listen", daemon.listen, "HOST:PORT to listen on (default 127.0.0.1:7420)");
+  serve_cmd->add_option("--root", serve.root, "directory whose subdirectories are the replicas");
+  serve_cmd->add_option("--tls-cert", daemon.tls_cert, "PEM certificate chain");
+  serve_cmd->add_option("--tls-key", daemon.tls_key, "PEM private key");
+  serve_cmd->add_option("--token-file", server_token_file, "lines: <token> rw|ro [replica ...]");
+  serve_cmd->add_flag("--insecure", daemon.insecure, "plain TCP, loopback only");
+  serve_cmd->add_option("--max-sessions", daemon.max_sessions, "exit after this many sessions");
+  serve_cmd->add_option("--threads", threads, "hashing threads per session");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -373,7 +461,8 @@ int RunCli(int argc, char** argv) {
     options.tables = tables;
     options.collect_rows = rows;
     options.threads = threads;
-    return RunDiff(dir_a, dir_b, options, json);
+    connect.threads = threads;
+    return RunDiff(dir_a, dir_b, options, connect, json);
   }
   if (hash->parsed()) return RunHash(dir_a, tables, threads, json);
   if (bundle->parsed()) return RunBundle(dir_a, dir_b, out, !no_delete, level, threads);
@@ -396,6 +485,36 @@ int RunCli(int argc, char** argv) {
     return kExitSame;
   }
   if (verify->parsed()) return RunSnapshotVerify(out, json);
+  if (push->parsed() || pull->parsed()) {
+    transfer.threads = threads;
+    transfer.connect = connect;
+    const char* tmp = std::getenv("TMPDIR");
+    transfer.temp_dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+    return RunTransfer(dir_a, dir_b, transfer, json, quiet);
+  }
+  if (serve_cmd->parsed()) {
+    serve.env = Env::Default();
+    serve.threads = threads;
+    if (stdio) {
+      Status s = ServeStdio(serve);
+      return s.ok() ? kExitSame : ReportError(s);
+    }
+    if (serve.root.empty()) return ReportError(Status::InvalidArgument("serve --listen needs --root"));
+    if (server_token_file.empty()) {
+      return ReportError(Status::InvalidArgument("serve --listen needs --token-file"));
+    }
+    if (!daemon.insecure && (daemon.tls_cert.empty() || daemon.tls_key.empty())) {
+      return ReportError(Status::InvalidArgument(
+          "serve --listen needs --tls-cert and --tls-key (or --insecure on loopback)"));
+    }
+    auto tokens = ReadTokenFile(Env::Default(), server_token_file);
+    if (!tokens.ok()) return ReportError(tokens.status());
+    serve.tokens = std::move(tokens).value();
+    serve.require_token = true;
+    daemon.log = [](const std::string& line) { std::cerr << "kuzusync serve: " << line << std::endl; };
+    Status s = RunDaemon(daemon, serve);
+    return s.ok() ? kExitSame : ReportError(s);
+  }
   return kExitTrouble;
 }
 

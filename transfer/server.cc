@@ -1,0 +1,323 @@
+// The serving side of the protocol: one session per client, answering tree
+// and row requests from a LocalReplica and applying pushed bundles.
+
+#include <openssl/crypto.h>
+
+#include "transfer/transfer.h"
+#include "transfer/wire.h"
+
+namespace kuzusync {
+namespace {
+
+using wire::Decoder;
+using wire::Encoder;
+using wire::Msg;
+
+struct Hello {
+  std::string replica;
+  std::string token;
+  Access access = Access::kRead;
+};
+
+Status DecodeHello(std::string_view payload, Hello* hello) {
+  Decoder d(payload);
+  std::string magic, capabilities;
+  uint64_t version = 0, mode = 0;
+  KS_RETURN_IF_ERROR(d.Bytes(&magic, 16));
+  if (magic != wire::kMagic) return Status::Corrupt("protocol: not a kuzusync client");
+  KS_RETURN_IF_ERROR(d.Varint(&version));
+  if (version != wire::kProtocolVersion) {
+    return Status::Unsupported("protocol version " + std::to_string(version) +
+                               " is not supported (this side speaks " +
+                               std::to_string(wire::kProtocolVersion) + ")");
+  }
+  KS_RETURN_IF_ERROR(d.Bytes(&capabilities, 4096));
+  KS_RETURN_IF_ERROR(d.Bytes(&hello->replica, 4096));
+  KS_RETURN_IF_ERROR(d.Bytes(&hello->token, 4096));
+  KS_RETURN_IF_ERROR(d.Varint(&mode));
+  hello->access = mode == 1 ? Access::kWrite : Access::kRead;
+  return Status::Ok();
+}
+
+// Every token is compared, in constant time, so that timing tells nothing.
+const AccessToken* FindToken(const std::vector<AccessToken>& tokens, const std::string& presented) {
+  const AccessToken* match = nullptr;
+  for (const AccessToken& t : tokens) {
+    bool same = t.token.size() == presented.size() &&
+                CRYPTO_memcmp(t.token.data(), presented.data(), presented.size()) == 0;
+    if (same && match == nullptr) match = &t;
+  }
+  return match;
+}
+
+Status Authorize(const ServeOptions& options, const Hello& hello) {
+  if (!options.require_token) return Status::Ok();
+  const AccessToken* token = FindToken(options.tokens, hello.token);
+  if (token == nullptr) return Status::Refused("wrong or missing token");
+  if (!token->replicas.empty() &&
+      std::find(token->replicas.begin(), token->replicas.end(), hello.replica) == token->replicas.end()) {
+    return Status::Refused("token does not grant access to replica " + hello.replica);
+  }
+  if (hello.access == Access::kWrite && !token->can_write) {
+    return Status::Refused("token is read-only for replica " + hello.replica);
+  }
+  return Status::Ok();
+}
+
+Result<std::string> ResolveReplica(const ServeOptions& options, const std::string& name) {
+  if (options.root.empty()) {
+    if (name.empty()) return Status::InvalidArgument("no replica path given");
+    return name;
+  }
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
+      name[0] == '.') {
+    return Status::InvalidArgument("replica name '" + name + "' is not a plain directory name");
+  }
+  return JoinPath(options.root, name);
+}
+
+std::string LockPathOf(const std::string& dir) {
+  std::string path = dir;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  size_t slash = path.rfind('/');
+  std::string parent = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  return JoinPath(parent, "." + base + ".kuzusync-lock");
+}
+
+class Session {
+ public:
+  Session(wire::FrameChannel* channel, const ServeOptions& options, std::string dir, Access access)
+      : ch_(channel), options_(options), dir_(std::move(dir)), access_(access) {}
+
+  Status Run() {
+    while (true) {
+      Msg type;
+      std::string payload;
+      Status s = ch_->Receive(&type, &payload);
+      if (!s.ok()) return Status::Ok();  // the client went away: nothing half-done to undo
+      switch (type) {
+        case Msg::kOpen: s = Open(payload); break;
+        case Msg::kNodes: s = Nodes(payload); break;
+        case Msg::kRows: s = Rows(payload); break;
+        case Msg::kPutBegin: s = Put(payload); break;
+        case Msg::kBye: return Status::Ok();
+        case Msg::kError: return wire::DecodeError(payload);
+        default: s = Status::Corrupt("protocol: unexpected message " + std::to_string(int(type)));
+      }
+      if (!s.ok()) return ch_->SendError(s);
+    }
+  }
+
+ private:
+  Status Open(std::string_view payload) {
+    Decoder d(payload);
+    uint64_t n = 0;
+    KS_RETURN_IF_ERROR(d.Varint(&n));
+    std::vector<std::string> tables(std::min<uint64_t>(n, 100000));
+    for (std::string& t : tables) KS_RETURN_IF_ERROR(d.Bytes(&t, 4096));
+    KS_ASSIGN_OR_RETURN(replica_, LocalReplica::Open(options_.env, dir_, tables, options_.threads));
+    Encoder e;
+    e.Bytes(SchemaText(replica_->schema())).Varint(replica_->tables().size());
+    for (const Replica::Table& t : replica_->tables()) {
+      e.Bytes(t.name).Varint(t.kind == TableKind::kNode ? 0 : 1).Varint(t.depth);
+      wire::EncodeSummary(&e, t.root);
+    }
+    return ch_->Send(Msg::kTrees, e.str());
+  }
+
+  Status Need() const {
+    return replica_ ? Status::Ok() : Status::Corrupt("protocol: tree request before open");
+  }
+
+  // Nodes at `level` and, for `extra` more levels, all their descendants:
+  // several levels per round trip when the frontier is small.
+  Status Nodes(std::string_view payload) {
+    KS_RETURN_IF_ERROR(Need());
+    Decoder d(payload);
+    std::string table;
+    uint64_t level = 0, extra = 0, n = 0;
+    KS_RETURN_IF_ERROR(d.Bytes(&table, 4096));
+    KS_RETURN_IF_ERROR(d.Varint(&level));
+    KS_RETURN_IF_ERROR(d.Varint(&extra));
+    KS_RETURN_IF_ERROR(d.Varint(&n));
+    const merkle::Tree* tree = replica_->FindTree(table);
+    if (tree == nullptr) return Status::NotFound("no table " + table);
+    if (level + extra > static_cast<uint64_t>(tree->depth()) || n > (1u << 21)) {
+      return Status::InvalidArgument("protocol: node request outside the tree");
+    }
+    std::vector<uint64_t> indexes(n);
+    for (uint64_t& i : indexes) {
+      KS_RETURN_IF_ERROR(d.Varint(&i));
+      if (i >= tree->level(static_cast<int>(level)).size()) {
+        return Status::InvalidArgument("protocol: no such tree node");
+      }
+    }
+    Encoder e;
+    for (uint64_t l = level; l <= level + extra; ++l) {
+      for (uint64_t i : indexes) wire::EncodeSummary(&e, tree->node(static_cast<int>(l), i));
+      if (l == level + extra) break;
+      std::vector<uint64_t> children;
+      for (uint64_t i : indexes) {
+        for (uint64_t c = 0; c < merkle::kFanout; ++c) children.push_back(i * merkle::kFanout + c);
+      }
+      indexes = std::move(children);
+    }
+    return ch_->Send(Msg::kNodeList, e.str());
+  }
+
+  Status Rows(std::string_view payload) {
+    KS_RETURN_IF_ERROR(Need());
+    Decoder d(payload);
+    std::string table_name;
+    uint64_t level = 0, keep = 0, n = 0;
+    KS_RETURN_IF_ERROR(d.Bytes(&table_name, 4096));
+    KS_RETURN_IF_ERROR(d.Varint(&level));
+    KS_RETURN_IF_ERROR(d.Varint(&keep));
+    KS_RETURN_IF_ERROR(d.Varint(&n));
+    const TableSchema* table = replica_->schema().Find(table_name);
+    const merkle::Tree* tree = replica_->FindTree(table_name);
+    if (table == nullptr || tree == nullptr) return Status::NotFound("no table " + table_name);
+    if (level > static_cast<uint64_t>(tree->depth()) || n > (1u << 21)) {
+      return Status::InvalidArgument("protocol: row request outside the tree");
+    }
+    std::vector<uint64_t> indexes(n);
+    for (uint64_t& i : indexes) {
+      KS_RETURN_IF_ERROR(d.Varint(&i));
+      if (i >= tree->level(static_cast<int>(level)).size()) {
+        return Status::InvalidArgument("protocol: no such tree node");
+      }
+    }
+    LeafRows rows;
+    KS_RETURN_IF_ERROR(replica_->rows()->CollectRows(*table, static_cast<int>(level), indexes,
+                                                      keep != 0, &rows));
+    Encoder batch;
+    auto flush = [&]() -> Status {
+      if (batch.str().empty()) return Status::Ok();
+      Status s = ch_->Send(Msg::kRowBatch, batch.str());
+      batch.str().clear();
+      return s;
+    };
+    for (const auto& [key, row] : rows.by_key) {
+      wire::EncodeKeyed(&batch, key, row, true);
+      if (batch.str().size() > wire::kChunk) KS_RETURN_IF_ERROR(flush());
+    }
+    for (const auto& [digest, row] : rows.by_digest) {
+      wire::EncodeCounted(&batch, digest, row, true);
+      if (batch.str().size() > wire::kChunk) KS_RETURN_IF_ERROR(flush());
+    }
+    KS_RETURN_IF_ERROR(flush());
+    return ch_->Send(Msg::kRowsEnd, "");
+  }
+
+  // Receives a bundle into a file beside the replica, then applies it.
+  Status Put(std::string_view payload) {
+    if (access_ != Access::kWrite) return Status::Refused("this session is read-only");
+    Decoder d(payload);
+    uint64_t size = 0;
+    KS_RETURN_IF_ERROR(d.Varint(&size));
+    const std::string incoming = LockPathOf(dir_) + ".incoming";
+    std::unique_ptr<WritableFile> file;
+    KS_RETURN_IF_ERROR(options_.env->NewWritableFile(incoming, &file));
+    auto discard = [&](Status s) {
+      file.reset();
+      (void)options_.env->RemoveFile(incoming);
+      return s;
+    };
+    uint64_t received = 0;
+    while (true) {
+      Msg type;
+      std::string data;
+      Status s = ch_->Receive(&type, &data);
+      if (!s.ok()) return discard(s);
+      if (type == Msg::kPutEnd) break;
+      if (type != Msg::kPutData) return discard(Status::Corrupt("protocol: expected bundle data"));
+      received += data.size();
+      if (received > size) return discard(Status::Corrupt("protocol: more bundle data than announced"));
+      s = file->Append(data);
+      if (!s.ok()) return discard(s);
+    }
+    if (received != size) return discard(Status::Corrupt("protocol: bundle is shorter than announced"));
+    Status s = file->Sync();
+    if (s.ok()) s = file->Close();
+    if (!s.ok()) return discard(s);
+    ApplyOptions apply;
+    apply.threads = options_.threads;
+    Result<ApplyResult> result = ApplyBundle(options_.env, incoming, dir_, apply);
+    (void)discard(Status::Ok());
+    replica_.reset();  // its trees describe the old version
+    if (!result.ok()) return result.status();
+    Encoder e;
+    e.Varint(result->already_applied ? 1 : 0).Bytes(result->root);
+    return ch_->Send(Msg::kApplied, e.str());
+  }
+
+  wire::FrameChannel* ch_;
+  const ServeOptions& options_;
+  std::string dir_;
+  Access access_;
+  std::unique_ptr<LocalReplica> replica_;
+};
+
+}  // namespace
+
+Status ServeSession(ByteStream* stream, const ServeOptions& options) {
+  wire::FrameChannel ch(stream);
+  std::string payload;
+  Msg type;
+  KS_RETURN_IF_ERROR(ch.Receive(&type, &payload));
+  if (type != Msg::kHello) return ch.SendError(Status::Corrupt("protocol: expected hello"));
+  Hello hello;
+  Status s = DecodeHello(payload, &hello);
+  // Nothing about the replica is looked at before the token is checked.
+  if (s.ok()) s = Authorize(options, hello);
+  if (!s.ok()) return ch.SendError(s);
+  Result<std::string> dir = ResolveReplica(options, hello.replica);
+  if (!dir.ok()) return ch.SendError(dir.status());
+  std::unique_ptr<FileLock> lock;
+  s = options.env->LockFile(LockPathOf(dir.value()), hello.access == Access::kWrite
+                                                                 ? LockMode::kExclusive
+                                                                 : LockMode::kShared,
+                                   &lock);
+  if (!s.ok()) return ch.SendError(s);
+  Encoder ok;
+  ok.Varint(wire::kProtocolVersion).Bytes("rows,bundle,multilevel");
+  KS_RETURN_IF_ERROR(ch.Send(Msg::kHelloOk, ok.str()));
+  Session session(&ch, options, dir.value(), hello.access);
+  return session.Run();
+}
+
+Result<std::vector<AccessToken>> ReadTokenFile(Env* env, const std::string& path) {
+  std::string text;
+  KS_RETURN_IF_ERROR(ReadFileToString(env, path, &text));
+  std::vector<AccessToken> tokens;
+  size_t line_no = 0, start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    start = end + 1;
+    ++line_no;
+    if (size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    std::vector<std::string> words;
+    size_t p = 0;
+    while (p < line.size()) {
+      size_t q = line.find_first_of(" \t\r", p);
+      if (q == std::string::npos) q = line.size();
+      if (q > p) words.push_back(line.substr(p, q - p));
+      p = q + 1;
+    }
+    if (words.empty()) continue;
+    if (words.size() < 2 || (words[1] != "rw" && words[1] != "ro") || words[0].size() < 16) {
+      return Status::Corrupt("expected '<token of 16+ characters> rw|ro [replica ...]'", path, line_no);
+    }
+    AccessToken t{words[0], words[1] == "rw", {}};
+    for (size_t i = 2; i < words.size(); ++i) {
+      if (words[i] != "*") t.replicas.push_back(words[i]);
+    }
+    tokens.push_back(std::move(t));
+  }
+  return tokens;
+}
+
+}  // namespace kuzusync

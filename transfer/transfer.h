@@ -1,0 +1,156 @@
+// transfer: replicas on other machines. One protocol (docs/protocol.md) over
+// any byte stream: a pipe to `ssh host kuzusync serve --stdio`, TCP + TLS to
+// `kuzusync serve --listen`, or an in-process pair for local paths. A
+// RemoteReplica is a diff::Replica whose tree nodes and rows arrive over the
+// protocol, so diff, bundle and push/pull work on it unchanged; only the
+// bundle of missing rows travels, and the receiving side applies it with the
+// same atomic ApplyBundle as a local apply.
+// Thread-safety: a RemoteReplica is used by one thread; ServeSession and
+// RunDaemon may run on many threads at once.
+
+#ifndef KUZUSYNC_TRANSFER_TRANSFER_H_
+#define KUZUSYNC_TRANSFER_TRANSFER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "diff/diff.h"
+
+namespace kuzusync {
+
+// A bidirectional byte stream.
+class ByteStream {
+ public:
+  virtual ~ByteStream() = default;
+  virtual Status Write(std::string_view data) = 0;
+  virtual Status Flush() { return Status::Ok(); }
+  // Reads up to n bytes; *got is 0 only when the peer closed the stream.
+  virtual Status Read(char* buffer, size_t n, size_t* got) = 0;
+  // Reads exactly n bytes or fails ("connection closed").
+  Status ReadExactly(char* buffer, size_t n);
+};
+
+// Where a replica lives, parsed the way rsync and git parse remotes:
+//   /path or ./path              a local directory
+//   host:/path, user@host:path   ssh
+//   ssh://[user@]host[:port]/path
+//   kuzusync://host[:port]/name  the kuzusync daemon (default port 7420)
+struct RemoteSpec {
+  enum class Kind { kLocal, kSsh, kDaemon };
+  Kind kind = Kind::kLocal;
+  std::string user;
+  std::string host;
+  int port = 0;
+  std::string path;  // local or ssh path; daemon: replica name
+  std::string text;  // as the user wrote it
+};
+
+Result<RemoteSpec> ParseRemote(const std::string& text);
+
+struct ConnectOptions {
+  std::string token_file;               // daemon: bearer token
+  std::string ca_file;                  // daemon: CA bundle that signs the server cert
+  bool insecure = false;                // daemon: plain TCP, loopback only
+  std::string rsh = "ssh";              // ssh command (like rsync -e); BatchMode is added
+  std::string remote_command = "kuzusync";  // kuzusync on the ssh host
+  int threads = 0;
+};
+
+enum class Access { kRead, kWrite };
+
+struct TransferCounters {
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+  uint64_t round_trips = 0;
+};
+
+// A replica behind the protocol. Connect hashes the remote replica's tables
+// (the `tables` filter, all when empty) on the remote side.
+class RemoteReplica : public Replica {
+ public:
+  static Result<std::unique_ptr<RemoteReplica>> Connect(Env* env, const RemoteSpec& spec,
+                                                        const ConnectOptions& options,
+                                                        Access access,
+                                                        const std::vector<std::string>& tables);
+  // Sends a bundle; the remote applies it atomically under its write lock.
+  virtual Result<ApplyResult> PutBundle(const std::string& bundle_path) = 0;
+  virtual TransferCounters counters() const = 0;
+};
+
+// Opens a local export directory or connects to a remote one.
+Result<std::unique_ptr<Replica>> OpenReplica(Env* env, const std::string& where,
+                                             const ConnectOptions& options, Access access,
+                                             const std::vector<std::string>& tables);
+
+// ---- Serving ----------------------------------------------------------------
+
+struct AccessToken {
+  std::string token;
+  bool can_write = false;
+  std::vector<std::string> replicas;  // empty: every replica
+};
+
+// Reads a token file: lines "<token> rw|ro [replica ...]", '#' comments.
+Result<std::vector<AccessToken>> ReadTokenFile(Env* env, const std::string& path);
+
+struct ServeOptions {
+  Env* env = nullptr;
+  // Daemon: replicas are named directories under root. Empty (ssh, local):
+  // the client names a path, as the ssh user could anyway.
+  std::string root;
+  bool require_token = false;
+  std::vector<AccessToken> tokens;
+  int threads = 0;
+};
+
+// Serves one client on `stream` until it says goodbye or the stream ends.
+// Read sessions share the replica's lock; a write session holds it alone.
+Status ServeSession(ByteStream* stream, const ServeOptions& options);
+
+struct DaemonOptions {
+  std::string listen = "127.0.0.1:7420";
+  std::function<void(const std::string&)> log;  // one line per event; may be empty
+  std::string tls_cert, tls_key;
+  bool insecure = false;  // plain TCP; only on a loopback address
+  int max_sessions = 0;   // stop after this many sessions (tests); 0: run forever
+};
+
+// Listens and serves each connection on its own thread.
+Status RunDaemon(const DaemonOptions& daemon, const ServeOptions& options);
+
+// Serves one session on stdin/stdout (`kuzusync serve --stdio`, run by ssh).
+Status ServeStdio(const ServeOptions& options);
+
+// ---- push / pull ------------------------------------------------------------
+
+struct TransferOptions {
+  bool deletes = false;  // also delete rows the destination has and the source lacks
+  bool dry_run = false;
+  int threads = 0;
+  std::string temp_dir = "/tmp";  // where the bundle is built before it travels
+  PackOptions pack;
+  ConnectOptions connect;
+};
+
+struct TransferReport {
+  bool changed = false;
+  uint64_t rows_sent = 0;     // rows upserted or inserted at the destination
+  uint64_t rows_deleted = 0;
+  uint64_t rows_kept = 0;     // destination-only rows left alone without --delete
+  uint64_t bundle_bytes = 0;
+  uint64_t comparisons = 0;
+  TransferCounters counters;
+  double elapsed_ms = 0;
+};
+
+// Makes `to` hold `from`'s rows (and, with deletes, only those). Either side
+// may be remote (`where` syntax of ParseRemote).
+Result<TransferReport> Transfer(Env* env, const std::string& from, const std::string& to,
+                                const TransferOptions& options);
+
+}  // namespace kuzusync
+
+#endif  // KUZUSYNC_TRANSFER_TRANSFER_H_

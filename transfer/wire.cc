@@ -1,0 +1,129 @@
+// Frames over a byte stream, with hard size limits.
+
+#include "transfer/wire.h"
+
+namespace kuzusync::wire {
+
+Status FrameChannel::Send(Msg type, std::string_view payload) {
+  if (payload.size() + 1 > kMaxFrame) return Status::InvalidArgument("protocol: frame too large");
+  uint32_t length = static_cast<uint32_t>(payload.size() + 1);
+  char header[5] = {static_cast<char>(length), static_cast<char>(length >> 8),
+                    static_cast<char>(length >> 16), static_cast<char>(length >> 24),
+                    static_cast<char>(type)};
+  KS_RETURN_IF_ERROR(stream_->Write(std::string_view(header, 5)));
+  KS_RETURN_IF_ERROR(stream_->Write(payload));
+  KS_RETURN_IF_ERROR(stream_->Flush());
+  sent_ += 5 + payload.size();
+  return Status::Ok();
+}
+
+Status FrameChannel::Receive(Msg* type, std::string* payload) {
+  unsigned char header[5];
+  KS_RETURN_IF_ERROR(stream_->ReadExactly(reinterpret_cast<char*>(header), 5));
+  uint32_t length = header[0] | (header[1] << 8) | (header[2] << 16) |
+                    (static_cast<uint32_t>(header[3]) << 24);
+  if (length == 0 || length > kMaxFrame) {
+    return Status::Corrupt("protocol: frame length " + std::to_string(length) + " is out of bounds");
+  }
+  *type = static_cast<Msg>(header[4]);
+  payload->resize(length - 1);
+  if (length > 1) KS_RETURN_IF_ERROR(stream_->ReadExactly(payload->data(), length - 1));
+  received_ += 4 + length;
+  return Status::Ok();
+}
+
+Status FrameChannel::SendError(const Status& s) {
+  Encoder e;
+  e.Varint(static_cast<uint64_t>(s.code())).Bytes(s.ToString());
+  (void)Send(Msg::kError, e.str());
+  return s;
+}
+
+Status DecodeError(std::string_view payload) {
+  Decoder d(payload);
+  uint64_t code = 0;
+  std::string message;
+  if (!d.Varint(&code).ok() || !d.Bytes(&message).ok()) return Status::Corrupt("protocol: bad error message");
+  switch (static_cast<Status::Code>(code)) {
+    case Status::Code::kNotFound: return Status::NotFound("remote: " + message);
+    case Status::Code::kRefused: return Status::Refused("remote: " + message);
+    case Status::Code::kBusy: return Status::Busy("remote: " + message);
+    case Status::Code::kInvalidArgument: return Status::InvalidArgument("remote: " + message);
+    case Status::Code::kUnsupported: return Status::Unsupported("remote: " + message);
+    case Status::Code::kIoError: return Status::IoError("remote: " + message);
+    default: return Status::Corrupt("remote: " + message);
+  }
+}
+
+Status FrameChannel::Expect(Msg want, std::string* payload) {
+  Msg type;
+  KS_RETURN_IF_ERROR(Receive(&type, payload));
+  if (type == Msg::kError) return DecodeError(*payload);
+  if (type != want) {
+    return Status::Corrupt("protocol: expected message " + std::to_string(static_cast<int>(want)) +
+                           ", got " + std::to_string(static_cast<int>(type)));
+  }
+  return Status::Ok();
+}
+
+}  // namespace kuzusync::wire
+
+namespace kuzusync::wire {
+
+void EncodeSummary(Encoder* e, const merkle::NodeSummary& s) {
+  e->Varint(s.count);
+  for (uint64_t lane : s.sum) e->Raw(&lane, sizeof(lane));  // little-endian hosts only (x86, arm)
+}
+
+Status DecodeSummary(Decoder* d, merkle::NodeSummary* s) {
+  KS_RETURN_IF_ERROR(d->Varint(&s->count));
+  for (uint64_t& lane : s->sum) KS_RETURN_IF_ERROR(d->Raw(&lane, sizeof(lane)));
+  return Status::Ok();
+}
+
+void EncodeKeyed(Encoder* e, const std::string& key, const LeafRows::Keyed& row, bool with_text) {
+  e->Raw("K", 1).Bytes(key).Raw(row.digest.data(), row.digest.size());
+  e->Bytes(with_text ? row.display : "").Bytes(row.csv);
+}
+
+void EncodeCounted(Encoder* e, const std::string& digest, const LeafRows::Counted& row,
+                   bool with_text) {
+  e->Raw("C", 1).Bytes(digest).Varint(row.count).Bytes(with_text ? row.display : "").Bytes(row.csv);
+  e->Bytes(row.connection.from).Bytes(row.connection.to).Bytes(row.from_key).Bytes(row.to_key);
+}
+
+Status DecodeRowBatch(std::string_view payload, LeafRows* rows) {
+  Decoder d(payload);
+  while (!d.done()) {
+    char tag = 0;
+    KS_RETURN_IF_ERROR(d.Raw(&tag, 1));
+    if (tag == 'K') {
+      std::string key;
+      LeafRows::Keyed row;
+      KS_RETURN_IF_ERROR(d.Bytes(&key));
+      KS_RETURN_IF_ERROR(d.Raw(row.digest.data(), row.digest.size()));
+      KS_RETURN_IF_ERROR(d.Bytes(&row.display));
+      KS_RETURN_IF_ERROR(d.Bytes(&row.csv));
+      rows->by_key[key] = std::move(row);
+    } else if (tag == 'C') {
+      std::string digest;
+      LeafRows::Counted row;
+      KS_RETURN_IF_ERROR(d.Bytes(&digest));
+      if (digest.size() != row.digest.size()) return Status::Corrupt("protocol: bad row digest");
+      std::copy(digest.begin(), digest.end(), row.digest.begin());
+      KS_RETURN_IF_ERROR(d.Varint(&row.count));
+      KS_RETURN_IF_ERROR(d.Bytes(&row.display));
+      KS_RETURN_IF_ERROR(d.Bytes(&row.csv));
+      KS_RETURN_IF_ERROR(d.Bytes(&row.connection.from));
+      KS_RETURN_IF_ERROR(d.Bytes(&row.connection.to));
+      KS_RETURN_IF_ERROR(d.Bytes(&row.from_key));
+      KS_RETURN_IF_ERROR(d.Bytes(&row.to_key));
+      rows->by_digest[digest] = std::move(row);
+    } else {
+      return Status::Corrupt("protocol: unknown row entry");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace kuzusync::wire
