@@ -35,13 +35,17 @@ struct TableTree {
 
 // Hashes one table of an export in one streaming pass. A duplicate primary
 // key in a node table is kCorrupt naming the file and line.
-Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const TableSchema& table);
+// Leaves hold about leaf_rows rows (merkle::kTargetLeafRows locally,
+// merkle::kNetworkLeafRows when the other side is remote).
+Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const TableSchema& table,
+                               uint64_t leaf_rows = merkle::kTargetLeafRows);
 
 // Hashes the named tables (all when `tables` is empty) of each export, using
 // up to `threads` threads across all of them. result[i] belongs to exports[i].
 Result<std::vector<std::vector<TableTree>>> HashExports(
     Env* env, const std::vector<const ExportDir*>& exports,
-    const std::vector<std::vector<std::string>>& tables, int threads);
+    const std::vector<std::vector<std::string>>& tables, int threads,
+    uint64_t leaf_rows = merkle::kTargetLeafRows);
 
 // ---- The comparison, behind interfaces a remote replica can implement ---
 
@@ -51,9 +55,9 @@ class TreeView {
  public:
   virtual ~TreeView() = default;
   virtual int depth() const = 0;
-  // Summaries of the nodes `indexes` at `level`, in the same order.
+  // Prints of the nodes `indexes` at `level`, in the same order.
   virtual Status GetNodes(int level, const std::vector<uint64_t>& indexes,
-                          std::vector<merkle::NodeSummary>* out) = 0;
+                          std::vector<merkle::NodePrint>* out) = 0;
 };
 
 class LocalTreeView final : public TreeView {
@@ -61,7 +65,7 @@ class LocalTreeView final : public TreeView {
   explicit LocalTreeView(const merkle::Tree* tree) : tree_(tree) {}
   int depth() const override { return tree_->depth(); }
   Status GetNodes(int level, const std::vector<uint64_t>& indexes,
-                  std::vector<merkle::NodeSummary>* out) override;
+                  std::vector<merkle::NodePrint>* out) override;
 
  private:
   const merkle::Tree* tree_;
@@ -86,23 +90,46 @@ struct LeafRows {
   std::map<std::string, Counted> by_digest;  // rel tables, keyed by row digest
 };
 
+// A row's print (merkle::RowPrint of its digest) and, for rel rows, how
+// many copies of it there are.
+struct RowPrintCount {
+  uint64_t print = 0;
+  uint64_t count = 1;
+};
+
 // Source of one side's rows under given tree nodes.
 class RowSource {
  public:
   virtual ~RowSource() = default;
   // Collects the rows of `table` whose key hash falls under one of the
   // nodes `indexes` at `level`; with keep_rows, whole rows too (for deltas).
+  // With `only_prints`, just the rows whose print is in it.
   virtual Status CollectRows(const TableSchema& table, int level,
                              const std::vector<uint64_t>& indexes, bool keep_rows,
-                             LeafRows* out) = 0;
+                             const std::vector<uint64_t>* only_prints, LeafRows* out) = 0;
+  Status CollectRows(const TableSchema& table, int level, const std::vector<uint64_t>& indexes,
+                     bool keep_rows, LeafRows* out) {
+    return CollectRows(table, level, indexes, keep_rows, nullptr, out);
+  }
+  // Prints of those rows, in no particular order.
+  virtual Status CollectPrints(const TableSchema& table, int level,
+                               const std::vector<uint64_t>& indexes,
+                               std::vector<RowPrintCount>* out) = 0;
+  // True when rows are expensive to move (a remote replica): the comparison
+  // then asks for prints first and whole rows only where prints differ.
+  virtual bool remote() const { return false; }
 };
 
 // RowSource over a local export directory: rescans the table's files.
 class ExportRowSource final : public RowSource {
  public:
   ExportRowSource(Env* env, const ExportDir* export_dir) : env_(env), export_(export_dir) {}
+  using RowSource::CollectRows;
   Status CollectRows(const TableSchema& table, int level, const std::vector<uint64_t>& indexes,
-                     bool keep_rows, LeafRows* out) override;
+                     bool keep_rows, const std::vector<uint64_t>* only_prints,
+                     LeafRows* out) override;
+  Status CollectPrints(const TableSchema& table, int level, const std::vector<uint64_t>& indexes,
+                       std::vector<RowPrintCount>* out) override;
 
  private:
   Env* env_;
@@ -200,7 +227,8 @@ class LocalReplica final : public Replica {
   // Hashes the named tables (all when empty) with up to `threads` threads.
   static Result<std::unique_ptr<LocalReplica>> Open(Env* env, const std::string& dir,
                                                     const std::vector<std::string>& tables,
-                                                    int threads);
+                                                    int threads,
+                                                    uint64_t leaf_rows = merkle::kTargetLeafRows);
 
   std::string label() const override { return export_.dir; }
   const Schema& schema() const override { return export_.schema; }

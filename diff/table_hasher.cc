@@ -2,6 +2,7 @@
 // under differing leaves.
 
 #include <algorithm>
+#include <map>
 #include <atomic>
 #include <thread>
 #include <unordered_map>
@@ -97,12 +98,13 @@ std::string RowEncoder::Display(const RowView& row) const {
   return out;
 }
 
-Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const TableSchema& table) {
+Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const TableSchema& table,
+                               uint64_t leaf_rows) {
   uint64_t total_bytes = 0;
   for (const DataFile* file : export_dir.FilesOf(table.name)) total_bytes += file->size_bytes;
   // Rows are at least ~16 bytes, so this depth is never too shallow; the
   // builder cuts the tree down to the depth the real row count asks for.
-  merkle::TreeBuilder builder(merkle::DepthForRows(total_bytes / 16));
+  merkle::TreeBuilder builder(merkle::DepthForRows(total_bytes / 16, leaf_rows), leaf_rows);
   merkle::RowHasher hasher;
   const bool is_node = table.kind == TableKind::kNode;
   // Duplicate primary keys are found by sorting 8-byte key hashes rather
@@ -130,7 +132,7 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
 
 Result<std::vector<std::vector<TableTree>>> HashExports(
     Env* env, const std::vector<const ExportDir*>& exports,
-    const std::vector<std::vector<std::string>>& tables, int threads) {
+    const std::vector<std::vector<std::string>>& tables, int threads, uint64_t leaf_rows) {
   struct Job {
     size_t export_index;
     const TableSchema* table;
@@ -159,7 +161,7 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
   auto worker = [&] {
     for (size_t i; (i = next.fetch_add(1)) < order.size();) {
       Job& job = jobs[order[i]];
-      job.result = HashTable(env, *exports[job.export_index], *job.table);
+      job.result = HashTable(env, *exports[job.export_index], *job.table, leaf_rows);
     }
   };
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -176,21 +178,47 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
 }
 
 Status LocalTreeView::GetNodes(int level, const std::vector<uint64_t>& indexes,
-                               std::vector<merkle::NodeSummary>* out) {
+                               std::vector<merkle::NodePrint>* out) {
   out->clear();
   if (level < 0 || level > tree_->depth()) return Status::InvalidArgument("no such tree level");
   const auto& nodes = tree_->level(level);
   for (uint64_t i : indexes) {
     if (i >= nodes.size()) return Status::InvalidArgument("no such tree node");
-    out->push_back(nodes[i]);
+    out->push_back(merkle::PrintOf(nodes[i]));
   }
+  return Status::Ok();
+}
+
+Status ExportRowSource::CollectPrints(const TableSchema& table, int level,
+                                      const std::vector<uint64_t>& indexes,
+                                      std::vector<RowPrintCount>* out) {
+  std::vector<bool> wanted(size_t{1} << (merkle::kFanoutBits * level));
+  for (uint64_t i : indexes) wanted.at(i) = true;
+  merkle::RowHasher hasher;
+  std::map<uint64_t, uint64_t> rel_counts;
+  KS_RETURN_IF_ERROR(ForEachEncodedRow(env_, *export_, table,
+                                       [&](const RowEncoder&, const RowView&, std::string_view,
+                                           uint64_t key_hash, const std::string& encoded,
+                                           const std::string&) {
+    if (!wanted[merkle::NodeIndex(key_hash, level)]) return Status::Ok();
+    uint64_t print = merkle::RowPrint(hasher.Digest(encoded));
+    if (table.kind == TableKind::kNode) {
+      out->push_back({print, 1});
+    } else {
+      ++rel_counts[print];
+    }
+    return Status::Ok();
+  }));
+  for (const auto& [print, count] : rel_counts) out->push_back({print, count});
   return Status::Ok();
 }
 
 Status ExportRowSource::CollectRows(const TableSchema& table, int level,
                                     const std::vector<uint64_t>& indexes, bool keep_rows,
-                                    LeafRows* out) {
+                                    const std::vector<uint64_t>* only_prints, LeafRows* out) {
   const CsvOptions default_dialect;
+  std::unordered_set<uint64_t> prints;
+  if (only_prints != nullptr) prints.insert(only_prints->begin(), only_prints->end());
   std::vector<bool> wanted(size_t{1} << (merkle::kFanoutBits * level));
   for (uint64_t i : indexes) wanted.at(i) = true;
   merkle::RowHasher hasher;
@@ -199,6 +227,7 @@ Status ExportRowSource::CollectRows(const TableSchema& table, int level,
                                uint64_t key_hash, const std::string& encoded, const std::string&) {
     if (!wanted[merkle::NodeIndex(key_hash, level)]) return Status::Ok();
     merkle::RowDigest digest = hasher.Digest(encoded);
+    if (only_prints != nullptr && prints.count(merkle::RowPrint(digest)) == 0) return Status::Ok();
     std::string csv;
     if (keep_rows) AppendCsvRow(&csv, row, default_dialect);
     if (table.kind == TableKind::kNode) {

@@ -105,26 +105,64 @@ Result<std::string> HashReplica(Env* env, const ExportDir& export_dir, int threa
   return ReplicaRoot(export_dir.schema, roots);
 }
 
+namespace {
+
+// Collects one side's rows of a batch. When the side is remote and the
+// other side's rows are at hand, only prints travel first; rows whose print
+// the other side also has are the same rows (equal digests) and are filled
+// in from it, and only the others travel whole.
+Status CollectSide(const TableSchema& table, int level, const std::vector<uint64_t>& batch,
+                   RowSource* source, bool keep_rows, const LeafRows* other, LeafRows* out) {
+  if (!source->remote() || other == nullptr) {
+    return source->CollectRows(table, level, batch, keep_rows, out);
+  }
+  std::vector<RowPrintCount> prints;
+  KS_RETURN_IF_ERROR(source->CollectPrints(table, level, batch, &prints));
+  // Prints the other side has exactly once can be filled in from it.
+  std::map<uint64_t, int> seen;
+  for (const auto& [key, row] : other->by_key) ++seen[merkle::RowPrint(row.digest)];
+  for (const auto& [digest, row] : other->by_digest) ++seen[merkle::RowPrint(row.digest)];
+  std::vector<uint64_t> wanted;
+  for (const RowPrintCount& p : prints) {
+    auto it = seen.find(p.print);
+    if (it == seen.end() || it->second != 1) wanted.push_back(p.print);
+  }
+  if (!wanted.empty()) {
+    KS_RETURN_IF_ERROR(source->CollectRows(table, level, batch, keep_rows, &wanted, out));
+  }
+  std::map<uint64_t, uint64_t> count_of;
+  for (const RowPrintCount& p : prints) count_of[p.print] = p.count;
+  for (const auto& [key, row] : other->by_key) {
+    uint64_t print = merkle::RowPrint(row.digest);
+    if (seen[print] == 1 && count_of.count(print) != 0) out->by_key[key] = row;
+  }
+  for (const auto& [digest, row] : other->by_digest) {
+    uint64_t print = merkle::RowPrint(row.digest);
+    auto it = count_of.find(print);
+    if (seen[print] != 1 || it == count_of.end()) continue;
+    LeafRows::Counted copy = row;
+    copy.count = it->second;
+    out->by_digest[digest] = std::move(copy);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status DiffTable(const TableSchema& table, TreeView* a, TreeView* b, RowSource* rows_a,
                  RowSource* rows_b, const DiffOptions& options, TableDiff* out, DiffStats* stats) {
   // Trees of different depths cover the same key-hash ranges level by level,
   // so they are compared down to the shallower depth.
   const int depth = std::min(a->depth(), b->depth());
   std::vector<uint64_t> frontier = {0};
-  std::vector<merkle::NodeSummary> na, nb;
+  std::vector<merkle::NodePrint> na, nb;
   std::vector<uint64_t> differing;
-  std::vector<merkle::NodeSummary> leaf_a, leaf_b;  // summaries of the differing leaves
+  std::vector<merkle::NodePrint> leaf_a, leaf_b;  // prints of the differing leaves
   for (int level = 0;; ++level) {
     KS_RETURN_IF_ERROR(a->GetNodes(level, frontier, &na));
     KS_RETURN_IF_ERROR(b->GetNodes(level, frontier, &nb));
     if (na.size() != frontier.size() || nb.size() != frontier.size()) {
       return Status::Corrupt("tree view answered with the wrong number of nodes");
-    }
-    if (level == 0) {
-      out->rows_a = na[0].count;
-      out->rows_b = nb[0].count;
-      out->root_a = na[0];
-      out->root_b = nb[0];
     }
     stats->comparisons += frontier.size();
     differing.clear();
@@ -144,6 +182,10 @@ Status DiffTable(const TableSchema& table, TreeView* a, TreeView* b, RowSource* 
   }
   stats->leaves_compared += differing.size();
 
+  // A delta needs A's whole rows (they are sent) but of B's only rel rows
+  // (whole pairs are replaced); node rows of B need just their digests.
+  const bool keep_rows = static_cast<bool>(options.on_leaf_rows);
+  const bool keep_b = keep_rows && table.kind == TableKind::kRel;
   // Resolve the differing leaves in batches whose rows fit the memory bound.
   size_t begin = 0;
   while (begin < differing.size()) {
@@ -157,9 +199,13 @@ Status DiffTable(const TableSchema& table, TreeView* a, TreeView* b, RowSource* 
     }
     std::vector<uint64_t> batch(differing.begin() + begin, differing.begin() + end);
     LeafRows la, lb;
-    const bool keep_rows = static_cast<bool>(options.on_leaf_rows);
-    KS_RETURN_IF_ERROR(rows_a->CollectRows(table, depth, batch, keep_rows, &la));
-    KS_RETURN_IF_ERROR(rows_b->CollectRows(table, depth, batch, keep_rows, &lb));
+    if (rows_a->remote() && !rows_b->remote()) {
+      KS_RETURN_IF_ERROR(CollectSide(table, depth, batch, rows_b, keep_rows, nullptr, &lb));
+      KS_RETURN_IF_ERROR(CollectSide(table, depth, batch, rows_a, keep_rows, &lb, &la));
+    } else {
+      KS_RETURN_IF_ERROR(CollectSide(table, depth, batch, rows_a, keep_rows, nullptr, &la));
+      KS_RETURN_IF_ERROR(CollectSide(table, depth, batch, rows_b, keep_b, &la, &lb));
+    }
     CompareRows(table, la, lb, options.collect_rows, out);
     if (keep_rows) KS_RETURN_IF_ERROR(options.on_leaf_rows(table, la, lb));
     begin = end;
@@ -180,7 +226,7 @@ const Replica::Table* Replica::FindTable(std::string_view name) const {
 
 Result<std::unique_ptr<LocalReplica>> LocalReplica::Open(Env* env, const std::string& dir,
                                                          const std::vector<std::string>& tables,
-                                                         int threads) {
+                                                         int threads, uint64_t leaf_rows) {
   KS_ASSIGN_OR_RETURN(ExportDir export_dir, OpenExport(env, dir));
   std::unique_ptr<LocalReplica> replica(new LocalReplica(env, std::move(export_dir)));
   std::vector<std::string> wanted;
@@ -188,7 +234,8 @@ Result<std::unique_ptr<LocalReplica>> LocalReplica::Open(Env* env, const std::st
     if (replica->export_.schema.Find(t) != nullptr) wanted.push_back(t);
   }
   if (!tables.empty() && wanted.empty()) return replica;  // none of them is here
-  KS_ASSIGN_OR_RETURN(auto trees, HashExports(env, {&replica->export_}, {wanted}, threads));
+  KS_ASSIGN_OR_RETURN(auto trees,
+                      HashExports(env, {&replica->export_}, {wanted}, threads, leaf_rows));
   replica->trees_ = std::move(trees[0]);
   for (const TableTree& t : replica->trees_) {
     replica->tables_.push_back({t.table, t.kind, t.tree.depth(), t.tree.root()});

@@ -28,7 +28,10 @@ namespace kuzusync::merkle {
 constexpr int kFanoutBits = 3;  // 8 children per node
 constexpr int kFanout = 1 << kFanoutBits;
 constexpr int kMaxDepth = 6;    // 262,144 leaves: memory stays bounded for any row count
-constexpr uint64_t kTargetLeafRows = 64;
+constexpr uint64_t kTargetLeafRows = 64;  // local comparisons: few node pairs to compare
+// Comparisons over a network use smaller leaves: a differing leaf costs a
+// row print per row on the wire, a tree level only a few node prints.
+constexpr uint64_t kNetworkLeafRows = 16;
 
 using RowDigest = std::array<uint8_t, 32>;
 
@@ -65,9 +68,23 @@ struct NodeSummary {
   bool operator==(const NodeSummary&) const = default;
 };
 
-// Depth whose leaves hold about kTargetLeafRows rows (fewer than
-// kFanout * kTargetLeafRows): floor(log8(rows / 64)), within [0, kMaxDepth].
-int DepthForRows(uint64_t rows);
+// What the descent compares: a node's row count and a 64-bit print of its
+// summary (a prefix of SummaryHex's SHA-256). Eight bytes on the wire
+// instead of forty; a missed difference (2^-64) is still caught by the
+// full root check that every apply makes.
+struct NodePrint {
+  uint64_t count = 0;
+  uint64_t print = 0;
+  bool operator==(const NodePrint&) const = default;
+};
+NodePrint PrintOf(const NodeSummary& summary);
+
+// First eight bytes of a row digest, little-endian: the row's print.
+uint64_t RowPrint(const RowDigest& digest);
+
+// Depth whose leaves hold about leaf_rows rows (fewer than
+// kFanout * leaf_rows): floor(log8(rows / leaf_rows)), within [0, kMaxDepth].
+int DepthForRows(uint64_t rows, uint64_t leaf_rows = kTargetLeafRows);
 
 // Index of the node at `level` that covers key_hash.
 inline uint64_t NodeIndex(uint64_t key_hash, int level) {
@@ -107,17 +124,18 @@ class Tree {
 // proportional to the number of leaves (8^depth), not to the rows.
 class TreeBuilder {
  public:
-  explicit TreeBuilder(int depth);
+  explicit TreeBuilder(int depth, uint64_t leaf_rows = kTargetLeafRows);
   void Add(uint64_t key_hash, const RowDigest& digest) {
     leaves_[NodeIndex(key_hash, depth_)].Add(digest);
     ++rows_;
   }
   uint64_t rows() const { return rows_; }
-  // The tree at min(depth, DepthForRows(rows())).
+  // The tree at min(depth, DepthForRows(rows(), leaf_rows)).
   Tree Finish() &&;
 
  private:
   int depth_;
+  uint64_t leaf_rows_;
   uint64_t rows_ = 0;
   std::vector<NodeSummary> leaves_;
 };

@@ -1,5 +1,6 @@
 // Tree building, truncation and the on-disk form of a tree.
 
+#include <algorithm>
 #include <cstring>
 
 #include "merkle/merkle.h"
@@ -41,9 +42,9 @@ void NodeSummary::Add(const NodeSummary& other) {
   for (int i = 0; i < 4; ++i) sum[i] += other.sum[i];
 }
 
-int DepthForRows(uint64_t rows) {
+int DepthForRows(uint64_t rows, uint64_t leaf_rows) {
   int depth = 0;
-  uint64_t leaves_needed = rows / kTargetLeafRows;
+  uint64_t leaves_needed = rows / std::max<uint64_t>(leaf_rows, 1);
   while (depth < kMaxDepth && (uint64_t{1} << (kFanoutBits * (depth + 1))) <= leaves_needed) ++depth;
   return depth;
 }
@@ -67,14 +68,29 @@ Tree Tree::Truncated(int depth) const {
   return tree;
 }
 
-std::string SummaryHex(const NodeSummary& summary) {
+namespace {
+
+RowDigest SummaryDigest(const NodeSummary& summary) {
   std::string encoded;
   PutLE64(&encoded, summary.count);
   for (uint64_t lane : summary.sum) PutLE64(&encoded, lane);
-  RowHasher hasher;
-  RowDigest d = hasher.Digest(encoded);
+  thread_local RowHasher hasher;
+  return hasher.Digest(encoded);
+}
+
+}  // namespace
+
+std::string SummaryHex(const NodeSummary& summary) {
+  RowDigest d = SummaryDigest(summary);
   return ToHex(d.data(), d.size());
 }
+
+NodePrint PrintOf(const NodeSummary& summary) {
+  if (summary.count == 0) return {0, 0};  // empty nodes need no hashing
+  return {summary.count, LoadLE64(SummaryDigest(summary).data())};
+}
+
+uint64_t RowPrint(const RowDigest& digest) { return LoadLE64(digest.data()); }
 
 std::string Tree::RootHex() const { return SummaryHex(root()); }
 
@@ -132,13 +148,14 @@ Result<Tree> Tree::Deserialize(std::string_view data, const std::string& filenam
   return FromLeaves(std::move(leaf_level), depth);
 }
 
-TreeBuilder::TreeBuilder(int depth)
+TreeBuilder::TreeBuilder(int depth, uint64_t leaf_rows)
     : depth_(std::min(std::max(depth, 0), kMaxDepth)),
+      leaf_rows_(leaf_rows),
       leaves_(size_t{1} << (kFanoutBits * depth_)) {}
 
 Tree TreeBuilder::Finish() && {
   Tree full = Tree::FromLeaves(std::move(leaves_), depth_);
-  int wanted = DepthForRows(rows_);
+  int wanted = DepthForRows(rows_, leaf_rows_);
   return wanted < depth_ ? full.Truncated(wanted) : full;
 }
 

@@ -78,7 +78,7 @@ class Remote final : public RemoteReplica {
     return channel_.Expect(Msg::kHelloOk, &payload);
   }
 
-  Status Open(const std::vector<std::string>& tables);
+  Status Open(const std::vector<std::string>& tables, uint64_t leaf_rows);
 
   std::string label() const override { return label_; }
   const Schema& schema() const override { return schema_; }
@@ -116,12 +116,12 @@ class Remote final : public RemoteReplica {
 class RemoteTreeView final : public TreeView {
  public:
   RemoteTreeView(Remote* remote, const Replica::Table& table) : remote_(remote), table_(table) {
-    cache_[{0, 0}] = table.root;
+    cache_[{0, 0}] = merkle::PrintOf(table.root);
   }
   int depth() const override { return table_.depth; }
 
   Status GetNodes(int level, const std::vector<uint64_t>& indexes,
-                  std::vector<merkle::NodeSummary>* out) override {
+                  std::vector<merkle::NodePrint>* out) override {
     std::vector<uint64_t> missing;
     for (uint64_t i : indexes) {
       if (cache_.count({level, i}) == 0) missing.push_back(i);
@@ -150,9 +150,9 @@ class RemoteTreeView final : public TreeView {
     std::vector<uint64_t> current = indexes;
     for (uint64_t l = 0; l <= extra; ++l) {
       for (uint64_t i : current) {
-        merkle::NodeSummary s;
-        KS_RETURN_IF_ERROR(wire::DecodeSummary(&d, &s));
-        cache_[{level + static_cast<int>(l), i}] = s;
+        merkle::NodePrint p;
+        KS_RETURN_IF_ERROR(wire::DecodePrint(&d, &p));
+        cache_[{level + static_cast<int>(l), i}] = p;
       }
       std::vector<uint64_t> children;
       for (uint64_t i : current) {
@@ -165,17 +165,45 @@ class RemoteTreeView final : public TreeView {
 
   Remote* remote_;
   Replica::Table table_;
-  std::map<std::pair<int, uint64_t>, merkle::NodeSummary> cache_;
+  std::map<std::pair<int, uint64_t>, merkle::NodePrint> cache_;
 };
 
 class RemoteRowSource final : public RowSource {
  public:
   explicit RemoteRowSource(Remote* remote) : remote_(remote) {}
-  Status CollectRows(const TableSchema& table, int level, const std::vector<uint64_t>& indexes,
-                     bool keep_rows, LeafRows* out) override {
+  bool remote() const override { return true; }
+
+  Status CollectPrints(const TableSchema& table, int level, const std::vector<uint64_t>& indexes,
+                       std::vector<RowPrintCount>* out) override {
     Encoder e;
-    e.Bytes(table.name).Varint(level).Varint(keep_rows ? 1 : 0).Varint(indexes.size());
+    e.Bytes(table.name).Varint(level).Varint(indexes.size());
     for (uint64_t i : indexes) e.Varint(i);
+    std::string answer;
+    KS_RETURN_IF_ERROR(remote_->Call(Msg::kPrints, e.str(), Msg::kPrintList, &answer));
+    Decoder d(answer);
+    uint64_t n = 0;
+    KS_RETURN_IF_ERROR(d.Varint(&n));
+    if (n > answer.size()) return Status::Corrupt("protocol: bad print list");
+    out->resize(n);
+    for (RowPrintCount& p : *out) {
+      KS_RETURN_IF_ERROR(d.Raw(&p.print, sizeof(p.print)));
+      KS_RETURN_IF_ERROR(d.Varint(&p.count));
+    }
+    return Status::Ok();
+  }
+
+  using RowSource::CollectRows;
+  Status CollectRows(const TableSchema& table, int level, const std::vector<uint64_t>& indexes,
+                     bool keep_rows, const std::vector<uint64_t>* only_prints,
+                     LeafRows* out) override {
+    Encoder e;
+    e.Bytes(table.name).Varint(level).Varint(indexes.size());
+    for (uint64_t i : indexes) e.Varint(i);
+    e.Varint(keep_rows ? 1 : 0).Varint(only_prints != nullptr ? 1 : 0);
+    if (only_prints != nullptr) {
+      e.Varint(only_prints->size());
+      for (uint64_t p : *only_prints) e.Raw(&p, sizeof(p));
+    }
     KS_RETURN_IF_ERROR(remote_->channel().Send(Msg::kRows, e.str()));
     while (true) {
       Msg type;
@@ -193,10 +221,11 @@ class RemoteRowSource final : public RowSource {
   Remote* remote_;
 };
 
-Status Remote::Open(const std::vector<std::string>& tables) {
+Status Remote::Open(const std::vector<std::string>& tables, uint64_t leaf_rows) {
   Encoder e;
   e.Varint(tables.size());
   for (const std::string& t : tables) e.Bytes(t);
+  e.Varint(leaf_rows);
   std::string answer;
   KS_RETURN_IF_ERROR(Call(Msg::kOpen, e.str(), Msg::kTrees, &answer));
   Decoder d(answer);
@@ -370,7 +399,7 @@ Result<std::unique_ptr<RemoteReplica>> RemoteReplica::Connect(Env* env, const Re
   auto remote = std::make_unique<Remote>(spec.text, std::move(stream), std::move(server));
   remote->env = env;
   KS_RETURN_IF_ERROR(remote->Hello(replica, token, access));
-  KS_RETURN_IF_ERROR(remote->Open(tables));
+  KS_RETURN_IF_ERROR(remote->Open(tables, options.tree_leaf_rows));
   return std::unique_ptr<RemoteReplica>(std::move(remote));
 }
 
@@ -379,7 +408,8 @@ Result<std::unique_ptr<Replica>> OpenReplica(Env* env, const std::string& where,
                                              const std::vector<std::string>& tables) {
   KS_ASSIGN_OR_RETURN(RemoteSpec spec, ParseRemote(where));
   if (spec.kind == RemoteSpec::Kind::kLocal) {
-    KS_ASSIGN_OR_RETURN(auto local, LocalReplica::Open(env, where, tables, options.threads));
+    KS_ASSIGN_OR_RETURN(auto local,
+                        LocalReplica::Open(env, where, tables, options.threads, options.tree_leaf_rows));
     return std::unique_ptr<Replica>(std::move(local));
   }
   KS_ASSIGN_OR_RETURN(auto remote, RemoteReplica::Connect(env, spec, options, access, tables));

@@ -100,6 +100,7 @@ class Session {
         case Msg::kOpen: s = Open(payload); break;
         case Msg::kNodes: s = Nodes(payload); break;
         case Msg::kRows: s = Rows(payload); break;
+        case Msg::kPrints: s = Prints(payload); break;
         case Msg::kPutBegin: s = Put(payload); break;
         case Msg::kBye: return Status::Ok();
         case Msg::kError: return wire::DecodeError(payload);
@@ -116,7 +117,10 @@ class Session {
     KS_RETURN_IF_ERROR(d.Varint(&n));
     std::vector<std::string> tables(std::min<uint64_t>(n, 100000));
     for (std::string& t : tables) KS_RETURN_IF_ERROR(d.Bytes(&t, 4096));
-    KS_ASSIGN_OR_RETURN(replica_, LocalReplica::Open(options_.env, dir_, tables, options_.threads));
+    uint64_t leaf_rows = merkle::kNetworkLeafRows;
+    KS_RETURN_IF_ERROR(d.Varint(&leaf_rows));
+    if (leaf_rows == 0 || leaf_rows > (1u << 20)) return Status::InvalidArgument("protocol: bad leaf size");
+    KS_ASSIGN_OR_RETURN(replica_, LocalReplica::Open(options_.env, dir_, tables, options_.threads, leaf_rows));
     Encoder e;
     e.Bytes(SchemaText(replica_->schema())).Varint(replica_->tables().size());
     for (const Replica::Table& t : replica_->tables()) {
@@ -155,7 +159,7 @@ class Session {
     }
     Encoder e;
     for (uint64_t l = level; l <= level + extra; ++l) {
-      for (uint64_t i : indexes) wire::EncodeSummary(&e, tree->node(static_cast<int>(l), i));
+      for (uint64_t i : indexes) wire::EncodePrint(&e, merkle::PrintOf(tree->node(static_cast<int>(l), i)));
       if (l == level + extra) break;
       std::vector<uint64_t> children;
       for (uint64_t i : indexes) {
@@ -166,31 +170,64 @@ class Session {
     return ch_->Send(Msg::kNodeList, e.str());
   }
 
-  Status Rows(std::string_view payload) {
+  // table, level, indexes: the start of every row request.
+  Status DecodeNodes(Decoder* d, const TableSchema** table, int* level,
+                     std::vector<uint64_t>* indexes) {
     KS_RETURN_IF_ERROR(Need());
-    Decoder d(payload);
     std::string table_name;
-    uint64_t level = 0, keep = 0, n = 0;
-    KS_RETURN_IF_ERROR(d.Bytes(&table_name, 4096));
-    KS_RETURN_IF_ERROR(d.Varint(&level));
-    KS_RETURN_IF_ERROR(d.Varint(&keep));
-    KS_RETURN_IF_ERROR(d.Varint(&n));
-    const TableSchema* table = replica_->schema().Find(table_name);
+    uint64_t l = 0, n = 0;
+    KS_RETURN_IF_ERROR(d->Bytes(&table_name, 4096));
+    KS_RETURN_IF_ERROR(d->Varint(&l));
+    KS_RETURN_IF_ERROR(d->Varint(&n));
+    *table = replica_->schema().Find(table_name);
     const merkle::Tree* tree = replica_->FindTree(table_name);
-    if (table == nullptr || tree == nullptr) return Status::NotFound("no table " + table_name);
-    if (level > static_cast<uint64_t>(tree->depth()) || n > (1u << 21)) {
+    if (*table == nullptr || tree == nullptr) return Status::NotFound("no table " + table_name);
+    if (l > static_cast<uint64_t>(tree->depth()) || n > (1u << 21)) {
       return Status::InvalidArgument("protocol: row request outside the tree");
     }
-    std::vector<uint64_t> indexes(n);
-    for (uint64_t& i : indexes) {
-      KS_RETURN_IF_ERROR(d.Varint(&i));
-      if (i >= tree->level(static_cast<int>(level)).size()) {
-        return Status::InvalidArgument("protocol: no such tree node");
-      }
+    *level = static_cast<int>(l);
+    indexes->resize(n);
+    for (uint64_t& i : *indexes) {
+      KS_RETURN_IF_ERROR(d->Varint(&i));
+      if (i >= tree->level(*level).size()) return Status::InvalidArgument("protocol: no such tree node");
+    }
+    return Status::Ok();
+  }
+
+  Status Prints(std::string_view payload) {
+    Decoder d(payload);
+    const TableSchema* table = nullptr;
+    int level = 0;
+    std::vector<uint64_t> indexes;
+    KS_RETURN_IF_ERROR(DecodeNodes(&d, &table, &level, &indexes));
+    std::vector<RowPrintCount> prints;
+    KS_RETURN_IF_ERROR(replica_->rows()->CollectPrints(*table, level, indexes, &prints));
+    Encoder e;
+    e.Varint(prints.size());
+    for (const RowPrintCount& p : prints) e.Raw(&p.print, sizeof(p.print)).Varint(p.count);
+    return ch_->Send(Msg::kPrintList, e.str());
+  }
+
+  Status Rows(std::string_view payload) {
+    Decoder d(payload);
+    const TableSchema* table = nullptr;
+    int level = 0;
+    std::vector<uint64_t> indexes;
+    KS_RETURN_IF_ERROR(DecodeNodes(&d, &table, &level, &indexes));
+    uint64_t keep = 0, filtered = 0;
+    KS_RETURN_IF_ERROR(d.Varint(&keep));
+    KS_RETURN_IF_ERROR(d.Varint(&filtered));
+    std::vector<uint64_t> only;
+    if (filtered != 0) {
+      uint64_t n = 0;
+      KS_RETURN_IF_ERROR(d.Varint(&n));
+      if (n > (1u << 24)) return Status::InvalidArgument("protocol: too many prints");
+      only.resize(n);
+      for (uint64_t& p : only) KS_RETURN_IF_ERROR(d.Raw(&p, sizeof(p)));
     }
     LeafRows rows;
-    KS_RETURN_IF_ERROR(replica_->rows()->CollectRows(*table, static_cast<int>(level), indexes,
-                                                      keep != 0, &rows));
+    KS_RETURN_IF_ERROR(replica_->rows()->CollectRows(*table, level, indexes, keep != 0,
+                                                      filtered != 0 ? &only : nullptr, &rows));
     Encoder batch;
     auto flush = [&]() -> Status {
       if (batch.str().empty()) return Status::Ok();

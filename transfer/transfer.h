@@ -57,6 +57,9 @@ struct ConnectOptions {
   std::string rsh = "ssh";              // ssh command (like rsync -e); BatchMode is added
   std::string remote_command = "kuzusync";  // kuzusync on the ssh host
   int threads = 0;
+  // Tree shape for this comparison; both sides must use the same. Smaller
+  // leaves when rows cross a network (see merkle::kNetworkLeafRows).
+  uint64_t tree_leaf_rows = merkle::kNetworkLeafRows;
 };
 
 enum class Access { kRead, kWrite };

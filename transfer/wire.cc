@@ -81,6 +81,18 @@ Status DecodeSummary(Decoder* d, merkle::NodeSummary* s) {
   return Status::Ok();
 }
 
+void EncodePrint(Encoder* e, const merkle::NodePrint& p) {
+  e->Varint(p.count);
+  if (p.count != 0) e->Raw(&p.print, sizeof(p.print));  // empty nodes: the count says it all
+}
+
+Status DecodePrint(Decoder* d, merkle::NodePrint* p) {
+  KS_RETURN_IF_ERROR(d->Varint(&p->count));
+  p->print = 0;
+  if (p->count != 0) KS_RETURN_IF_ERROR(d->Raw(&p->print, sizeof(p->print)));
+  return Status::Ok();
+}
+
 void EncodeKeyed(Encoder* e, const std::string& key, const LeafRows::Keyed& row, bool with_text) {
   e->Raw("K", 1).Bytes(key).Raw(row.digest.data(), row.digest.size());
   e->Bytes(with_text ? row.display : "").Bytes(row.csv);

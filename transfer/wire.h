@@ -35,6 +35,8 @@ enum class Msg : uint8_t {
   kPutEnd = 13,    // -> kApplied or kError
   kApplied = 14,   // server: already_applied, new root
   kBye = 15,
+  kPrints = 16,     // client: table, level, indexes -> kPrintList
+  kPrintList = 17,  // server: per row: 8-byte print, copies
 };
 
 class Encoder {
@@ -133,6 +135,8 @@ void EncodeCounted(Encoder* e, const std::string& digest, const LeafRows::Counte
 Status DecodeRowBatch(std::string_view payload, LeafRows* rows);
 
 void EncodeSummary(Encoder* e, const merkle::NodeSummary& s);
+void EncodePrint(Encoder* e, const merkle::NodePrint& p);
+Status DecodePrint(Decoder* d, merkle::NodePrint* p);
 Status DecodeSummary(Decoder* d, merkle::NodeSummary* s);
 
 }  // namespace kuzusync::wire

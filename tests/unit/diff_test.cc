@@ -181,7 +181,7 @@ class CountingView final : public TreeView {
   explicit CountingView(const merkle::Tree* tree) : local_(tree) {}
   int depth() const override { return local_.depth(); }
   Status GetNodes(int level, const std::vector<uint64_t>& indexes,
-                  std::vector<merkle::NodeSummary>* out) override {
+                  std::vector<merkle::NodePrint>* out) override {
     ++calls;
     return local_.GetNodes(level, indexes, out);
   }
