@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <unistd.h>
 #include <filesystem>
 #include <cstdio>
 #include <iostream>
@@ -490,6 +491,9 @@ int RunCli(int argc, char** argv) {
     transfer.connect = connect;
     const char* tmp = std::getenv("TMPDIR");
     transfer.temp_dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+    if (!quiet && ::isatty(2)) {
+      transfer.progress = [](const std::string& line) { std::cerr << "kuzusync: " << line << "\n"; };
+    }
     return RunTransfer(dir_a, dir_b, transfer, json, quiet);
   }
   if (serve_cmd->parsed()) {

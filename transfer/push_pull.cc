@@ -12,10 +12,17 @@ namespace kuzusync {
 Result<TransferReport> Transfer(Env* env, const std::string& from, const std::string& to,
                                 const TransferOptions& options) {
   const auto start = std::chrono::steady_clock::now();
+  auto progress = [&](const std::string& line) {
+    if (options.progress) options.progress(line);
+  };
   KS_ASSIGN_OR_RETURN(RemoteSpec to_spec, ParseRemote(to));
   ConnectOptions connect = options.connect;
   connect.threads = options.threads;
+  progress("hashing " + from);
   KS_ASSIGN_OR_RETURN(auto source, OpenReplica(env, from, connect, Access::kRead, {}));
+  uint64_t source_rows = 0;
+  for (const Replica::Table& t : source->tables()) source_rows += t.root.count;
+  progress("hashed " + std::to_string(source_rows) + " rows of " + from + "; hashing " + to);
   // The destination is always reached through the protocol (in-process for
   // a local path), so its write lock and atomic apply are the same code.
   KS_ASSIGN_OR_RETURN(auto destination,
@@ -29,6 +36,7 @@ Result<TransferReport> Transfer(Env* env, const std::string& from, const std::st
   bundle.deletes = options.deletes;
   bundle.pack = options.pack;
   bundle.threads = options.threads;
+  progress("comparing trees and collecting differing rows");
   DiffReport diff;
   Result<Manifest> manifest =
       WriteBundle(env, source.get(), destination.get(), bundle_path, bundle, &diff);
@@ -48,6 +56,9 @@ Result<TransferReport> Transfer(Env* env, const std::string& from, const std::st
   (void)env->Stat(bundle_path, &type, &report.bundle_bytes);
   Status s;
   if (report.changed && !options.dry_run) {
+    progress("sending " + std::to_string(report.rows_sent) + " rows, " +
+             std::to_string(report.rows_deleted) + " deletes (" + std::to_string(report.bundle_bytes) +
+             " bytes) and applying at " + to);
     Result<ApplyResult> applied = destination->PutBundle(bundle_path);
     if (!applied.ok()) s = applied.status();
   }

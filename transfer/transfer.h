@@ -134,6 +134,9 @@ struct TransferOptions {
   bool dry_run = false;
   int threads = 0;
   std::string temp_dir = "/tmp";  // where the bundle is built before it travels
+  // Called at each phase with a line for a human (the CLI shows it on a
+  // terminal); may be empty.
+  std::function<void(const std::string&)> progress;
   PackOptions pack;
   ConnectOptions connect;
 };
