@@ -174,7 +174,9 @@ Result<Manifest> WriteBundle(Env* env, Replica* a, Replica* b, const std::string
     roots_b[t.table] = t.root_b;
     merkle::NodeSummary result = t.root_b;
     auto it = deltas.find(t.table);
-    Manifest::Table entry{t.table, t.kind == TableKind::kNode ? "node" : "rel"};
+    Manifest::Table entry;
+    entry.name = t.table;
+    entry.kind = t.kind == TableKind::kNode ? "node" : "rel";
     if (it != deltas.end()) {
       // The delta's sums are relative to B: add B's root to them.
       result.Add(it->second.result);

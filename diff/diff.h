@@ -37,8 +37,9 @@ struct TableTree {
 // key in a node table is kCorrupt naming the file and line.
 // Leaves hold about leaf_rows rows (merkle::kTargetLeafRows locally,
 // merkle::kNetworkLeafRows when the other side is remote).
+// Up to `threads` threads hash while the calling thread parses (0: all cores).
 Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const TableSchema& table,
-                               uint64_t leaf_rows = merkle::kTargetLeafRows);
+                               uint64_t leaf_rows = merkle::kTargetLeafRows, int threads = 0);
 
 // Hashes the named tables (all when `tables` is empty) of each export, using
 // up to `threads` threads across all of them. result[i] belongs to exports[i].

@@ -3,12 +3,15 @@
 
 #include <algorithm>
 #include <map>
-#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "diff/diff.h"
+#include "diff/key_set.h"
 #include "diff/row_encoding.h"
 
 namespace kuzusync {
@@ -48,7 +51,7 @@ Status ForEachEncodedRow(Env* env, const ExportDir& export_dir, const TableSchem
   return Status::Ok();
 }
 
-// Second pass, run only when two keys share a 64-bit hash: tells a real
+// Second pass, run only when two keys share a 48-bit print: tells a real
 // duplicate (an error naming both places) from a hash collision.
 Status FindDuplicateKey(Env* env, const ExportDir& export_dir, const TableSchema& table,
                         const std::unordered_set<uint64_t>& suspects) {
@@ -56,7 +59,7 @@ Status FindDuplicateKey(Env* env, const ExportDir& export_dir, const TableSchema
   return ForEachEncodedRow(env, export_dir, table,
                            [&](const RowEncoder&, const RowView& row, std::string_view key,
                                uint64_t key_hash, const std::string&, const std::string& path) {
-    if (suspects.count(key_hash) == 0) return Status::Ok();
+    if (suspects.count(DuplicateKeyFinder::Print48(key_hash)) == 0) return Status::Ok();
     std::string where = path + ":" + std::to_string(row.line);
     auto [it, inserted] = first_seen.emplace(std::string(key), where);
     if (!inserted) {
@@ -98,48 +101,144 @@ std::string RowEncoder::Display(const RowView& row) const {
   return out;
 }
 
+namespace {
+
+// Rows parsed and encoded by the reading thread, waiting to be hashed.
+struct RowBatch {
+  std::string encoded;         // canonical encodings, back to back
+  std::vector<uint32_t> ends;  // end offset of each row in `encoded`
+  std::vector<uint64_t> key_hashes;
+  void Clear() {
+    encoded.clear();
+    ends.clear();
+    key_hashes.clear();
+  }
+};
+
+// A bounded hand-off between the reader and the hashing threads; batches are
+// recycled so that steady state allocates nothing.
+class BatchQueue {
+ public:
+  explicit BatchQueue(size_t capacity) : capacity_(capacity) {}
+
+  std::unique_ptr<RowBatch> TakeEmpty() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (free_.empty()) return std::make_unique<RowBatch>();
+    auto batch = std::move(free_.back());
+    free_.pop_back();
+    return batch;
+  }
+  void Push(std::unique_ptr<RowBatch> batch) {
+    std::unique_lock<std::mutex> lock(mu_);
+    not_full_.wait(lock, [&] { return full_.size() < capacity_; });
+    full_.push_back(std::move(batch));
+    not_empty_.notify_one();
+  }
+  // nullptr once Close() was called and everything was taken.
+  std::unique_ptr<RowBatch> Pop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    not_empty_.wait(lock, [&] { return !full_.empty() || closed_; });
+    if (full_.empty()) return nullptr;
+    auto batch = std::move(full_.front());
+    full_.pop_front();
+    not_full_.notify_one();
+    return batch;
+  }
+  void Recycle(std::unique_ptr<RowBatch> batch) {
+    batch->Clear();
+    std::unique_lock<std::mutex> lock(mu_);
+    free_.push_back(std::move(batch));
+  }
+  void Close() {
+    std::unique_lock<std::mutex> lock(mu_);
+    closed_ = true;
+    not_empty_.notify_all();
+  }
+
+ private:
+  size_t capacity_;
+  std::mutex mu_;
+  std::condition_variable not_full_, not_empty_;
+  std::deque<std::unique_ptr<RowBatch>> full_;
+  std::vector<std::unique_ptr<RowBatch>> free_;
+  bool closed_ = false;
+};
+
+constexpr size_t kBatchRows = 4096;
+constexpr uint64_t kPipelineMinBytes = 4 << 20;  // below this, threads cost more than they save
+
+}  // namespace
+
 Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const TableSchema& table,
-                               uint64_t leaf_rows) {
+                               uint64_t leaf_rows, int threads) {
   uint64_t total_bytes = 0;
   for (const DataFile* file : export_dir.FilesOf(table.name)) total_bytes += file->size_bytes;
   // Rows are at least ~16 bytes, so this depth is never too shallow; the
   // builder cuts the tree down to the depth the real row count asks for.
-  merkle::TreeBuilder builder(merkle::DepthForRows(total_bytes / 16, leaf_rows), leaf_rows);
-  merkle::RowHasher hasher;
+  const int build_depth = merkle::DepthForRows(total_bytes / 16, leaf_rows);
   const bool is_node = table.kind == TableKind::kNode;
-  // Duplicate primary keys are found by sorting 8-byte key hashes rather
-  // than keeping the keys: the only per-row memory a build needs.
-  std::vector<uint64_t> key_hashes;
-  KS_RETURN_IF_ERROR(ForEachEncodedRow(env, export_dir, table,
-                                       [&](const RowEncoder&, const RowView&, std::string_view,
-                                           uint64_t key_hash, const std::string& encoded,
-                                           const std::string&) {
-    builder.Add(key_hash, hasher.Digest(encoded));
-    if (is_node) key_hashes.push_back(key_hash);
-    return Status::Ok();
-  }));
-  if (is_node) {
-    std::sort(key_hashes.begin(), key_hashes.end());
-    std::unordered_set<uint64_t> suspects;
-    for (size_t i = 1; i < key_hashes.size(); ++i) {
-      if (key_hashes[i] == key_hashes[i - 1]) suspects.insert(key_hashes[i]);
+  DuplicateKeyFinder keys;
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (total_bytes < kPipelineMinBytes) threads = 0;
+
+  // The reading thread parses and encodes; `threads` hashers digest rows
+  // into builders of their own, summed at the end (node values are sums).
+  std::vector<merkle::TreeBuilder> builders;
+  for (int t = 0; t < std::max(threads, 1); ++t) builders.emplace_back(build_depth, leaf_rows);
+  BatchQueue queue(static_cast<size_t>(2 * std::max(threads, 1)));
+  std::vector<std::thread> hashers;
+  for (int t = 0; t < threads; ++t) {
+    hashers.emplace_back([&queue, builder = &builders[t]] {
+      merkle::RowHasher hasher;
+      while (auto batch = queue.Pop()) {
+        uint32_t begin = 0;
+        for (size_t i = 0; i < batch->ends.size(); ++i) {
+          std::string_view row(batch->encoded.data() + begin, batch->ends[i] - begin);
+          builder->Add(batch->key_hashes[i], hasher.Digest(row));
+          begin = batch->ends[i];
+        }
+        queue.Recycle(std::move(batch));
+      }
+    });
+  }
+  merkle::RowHasher inline_hasher;
+  std::unique_ptr<RowBatch> batch = threads > 0 ? queue.TakeEmpty() : nullptr;
+  Status s = ForEachEncodedRow(env, export_dir, table,
+                               [&](const RowEncoder&, const RowView&, std::string_view,
+                                   uint64_t key_hash, const std::string& encoded,
+                                   const std::string&) {
+    if (is_node) keys.Add(key_hash);
+    if (threads == 0) {
+      builders[0].Add(key_hash, inline_hasher.Digest(encoded));
+      return Status::Ok();
     }
-    key_hashes = {};
+    batch->encoded += encoded;
+    batch->ends.push_back(static_cast<uint32_t>(batch->encoded.size()));
+    batch->key_hashes.push_back(key_hash);
+    if (batch->ends.size() >= kBatchRows) {
+      queue.Push(std::move(batch));
+      batch = queue.TakeEmpty();
+    }
+    return Status::Ok();
+  });
+  if (batch && !batch->ends.empty()) queue.Push(std::move(batch));
+  queue.Close();
+  for (std::thread& t : hashers) t.join();
+  KS_RETURN_IF_ERROR(s);
+
+  for (size_t t = 1; t < builders.size(); ++t) builders[0].Absorb(builders[t]);
+  if (is_node) {
+    std::unordered_set<uint64_t> suspects = keys.Suspects();
     if (!suspects.empty()) KS_RETURN_IF_ERROR(FindDuplicateKey(env, export_dir, table, suspects));
   }
-  return std::move(builder).Finish();
+  return std::move(builders[0]).Finish();
 }
 
 Result<std::vector<std::vector<TableTree>>> HashExports(
     Env* env, const std::vector<const ExportDir*>& exports,
     const std::vector<std::vector<std::string>>& tables, int threads, uint64_t leaf_rows) {
-  struct Job {
-    size_t export_index;
-    const TableSchema* table;
-    uint64_t bytes;
-    Result<merkle::Tree> result = Status::Ok();
-  };
-  std::vector<Job> jobs;
+  // Tables one after another, each hashed by all threads: one large table
+  // (the usual case) would otherwise leave the other cores idle.
   std::vector<std::vector<TableTree>> out(exports.size());
   for (size_t e = 0; e < exports.size(); ++e) {
     for (const TableSchema& table : exports[e]->schema.tables) {
@@ -147,32 +246,9 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
       if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), table.name) == wanted.end()) {
         continue;
       }
-      uint64_t bytes = 0;
-      for (const DataFile* f : exports[e]->FilesOf(table.name)) bytes += f->size_bytes;
-      jobs.push_back({e, &table, bytes});
+      KS_ASSIGN_OR_RETURN(merkle::Tree tree, HashTable(env, *exports[e], table, leaf_rows, threads));
+      out[e].push_back({table.name, table.kind, std::move(tree)});
     }
-  }
-  // Largest tables first, so that the last job to finish is a small one.
-  std::vector<size_t> order(jobs.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t x, size_t y) { return jobs[x].bytes > jobs[y].bytes; });
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < order.size();) {
-      Job& job = jobs[order[i]];
-      job.result = HashTable(env, *exports[job.export_index], *job.table, leaf_rows);
-    }
-  };
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  threads = std::min<int>(threads, static_cast<int>(jobs.size()));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (std::thread& t : pool) t.join();
-  for (Job& job : jobs) {  // declaration order: the first error reported is deterministic
-    if (!job.result.ok()) return job.result.status();
-    out[job.export_index].push_back({job.table->name, job.table->kind, std::move(job.result).value()});
   }
   return out;
 }

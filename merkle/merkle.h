@@ -130,6 +130,8 @@ class TreeBuilder {
     ++rows_;
   }
   uint64_t rows() const { return rows_; }
+  // Adds another builder's rows (same depth); sums make the order irrelevant.
+  void Absorb(const TreeBuilder& other);
   // The tree at min(depth, DepthForRows(rows(), leaf_rows)).
   Tree Finish() &&;
 

@@ -1,6 +1,7 @@
 // Tree building, truncation and the on-disk form of a tree.
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "merkle/merkle.h"
@@ -12,8 +13,9 @@ constexpr char kMagic[8] = {'K', 'S', 'T', 'R', 'E', 'E', '0', '1'};
 constexpr uint32_t kFormatVersion = 1;
 
 uint64_t LoadLE64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  uint64_t v;
+  std::memcpy(&v, p, sizeof(v));
+  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
   return v;
 }
 
@@ -152,6 +154,11 @@ TreeBuilder::TreeBuilder(int depth, uint64_t leaf_rows)
     : depth_(std::min(std::max(depth, 0), kMaxDepth)),
       leaf_rows_(leaf_rows),
       leaves_(size_t{1} << (kFanoutBits * depth_)) {}
+
+void TreeBuilder::Absorb(const TreeBuilder& other) {
+  for (size_t i = 0; i < leaves_.size() && i < other.leaves_.size(); ++i) leaves_[i].Add(other.leaves_[i]);
+  rows_ += other.rows_;
+}
 
 Tree TreeBuilder::Finish() && {
   Tree full = Tree::FromLeaves(std::move(leaves_), depth_);

@@ -56,8 +56,12 @@ Status CsvReader::Next(bool* has_row) {
       nulls_.push_back(span.size == 0 && !span.quoted);
     }
     row_line_ = line_;
-    const char* row_begin = buffer_.data() + begin_;
-    line_ += std::count(row_begin, static_cast<const char*>(buffer_.data()) + next, '\n');
+    if (quoted_row_) {
+      const char* row_begin = buffer_.data() + begin_;
+      line_ += std::count(row_begin, static_cast<const char*>(buffer_.data()) + next, '\n');
+    } else {
+      line_ += 1;  // an unquoted row is exactly one line
+    }
     begin_ = next;
     if (options_.header && !header_skipped_) {
       header_skipped_ = true;
@@ -81,8 +85,10 @@ CsvReader::Parse CsvReader::ParseRow(size_t* next, Status* error) {
   if (std::memchr(start, options_.quote, eol - start) != nullptr ||
       (options_.escape != options_.quote &&
        std::memchr(start, options_.escape, eol - start) != nullptr)) {
+    quoted_row_ = true;
     return ParseQuotedRow(next, error);
   }
+  quoted_row_ = false;
   spans_.clear();
   // RFC 4180 ends lines with CRLF: a '\r' before the newline is not data.
   const char* data_end = (eol > start && eol[-1] == '\r') ? eol - 1 : eol;

@@ -45,6 +45,7 @@ class CsvReader {
     bool unescaped;
   };
 
+  // On kRow, *lines is the number of newlines the row spans.
   Parse ParseRow(size_t* next, Status* error);
   Parse ParseQuotedRow(size_t* next, Status* error);
   Status Fill();
@@ -59,6 +60,7 @@ class CsvReader {
   bool header_skipped_ = false;
   uint64_t line_ = 1;  // line of buffer_[begin_]
   uint64_t row_line_ = 0;
+  bool quoted_row_ = false;  // the last row took the general path
 
   std::vector<FieldSpan> spans_;
   std::string unescaped_;

@@ -212,3 +212,66 @@ TEST_F(DiffTest, DescentAsksOncePerLevel) {
 
 }  // namespace
 }  // namespace kuzusync
+
+namespace kuzusync {
+namespace {
+
+// Tables of 4 MB and more are hashed by a reader and several hashing
+// threads; the tree must not depend on that.
+TEST(HashTableTest, PipelinedHashingMatchesInlineHashing) {
+  auto env = NewMemEnv();
+  std::string first, second;
+  for (int i = 0; i < 80000; ++i) {
+    std::string row = std::to_string(i) + ",\"name, with a comma " + std::to_string(i) +
+                      "\",some longer text to make the rows wide enough " + std::to_string(i * 7) + "\n";
+    (i < 40000 ? first : second) += row;
+  }
+  ASSERT_GT(first.size() + second.size(), 4u << 20);
+  ASSERT_LT(first.size(), 4u << 20);
+  ASSERT_LT(second.size(), 4u << 20);
+  const std::string schema =
+      "CREATE NODE TABLE `User` (`id` INT64,`name` STRING,`note` STRING, PRIMARY KEY(`id`));";
+  auto write_export = [&](const std::string& dir, const std::string& rows) {
+    ASSERT_TRUE(WriteFileAtomically(env.get(), dir + "/schema.cypher", schema).ok());
+    ASSERT_TRUE(WriteFileAtomically(env.get(), dir + "/copy.cypher", "COPY `User` FROM \"User.csv\";").ok());
+    ASSERT_TRUE(WriteFileAtomically(env.get(), dir + "/User.csv", rows).ok());
+  };
+  write_export("/one", first + second);  // pipelined
+  write_export("/half1", first);         // each half hashed inline
+  write_export("/half2", second);
+  auto one = OpenExport(env.get(), "/one");
+  auto half1 = OpenExport(env.get(), "/half1");
+  auto half2 = OpenExport(env.get(), "/half2");
+  ASSERT_TRUE(one.ok() && half1.ok() && half2.ok());
+  const TableSchema& users = *one->schema.Find("User");
+  auto tree1 = HashTable(env.get(), half1.value(), users);
+  auto tree2 = HashTable(env.get(), half2.value(), users);
+  ASSERT_TRUE(tree1.ok() && tree2.ok());
+  const int depth = std::min(tree1->depth(), tree2->depth());
+  for (int threads : {1, 3}) {
+    auto piped = HashTable(env.get(), one.value(), users, merkle::kTargetLeafRows, threads);
+    ASSERT_TRUE(piped.ok()) << piped.status().ToString();
+    EXPECT_EQ(piped->rows(), 80000u);
+    // Node values are sums: the whole is the sum of its halves, leaf by leaf.
+    merkle::Tree cut = piped->Truncated(depth);
+    for (uint64_t i = 0; i < cut.level(depth).size(); ++i) {
+      merkle::NodeSummary sum = tree1->Truncated(depth).node(depth, i);
+      sum.Add(tree2->Truncated(depth).node(depth, i));
+      ASSERT_EQ(cut.node(depth, i), sum) << "threads " << threads << " leaf " << i;
+    }
+  }
+
+  // A duplicate key deep in a large table is found by the compact finder.
+  ASSERT_TRUE(WriteFileAtomically(env.get(), "/one/User.csv",
+                                  first + second + "70000,again,dup\n").ok());
+  auto reopened = OpenExport(env.get(), "/one");
+  ASSERT_TRUE(reopened.ok());
+  auto dup = HashTable(env.get(), reopened.value(), *reopened->schema.Find("User"),
+                       merkle::kTargetLeafRows, 2);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.status().line(), 80001u);
+  EXPECT_NE(dup.status().message().find("duplicate primary key '70000'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kuzusync
