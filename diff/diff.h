@@ -186,7 +186,7 @@ struct DiffOptions {
   int threads = 0;                  // 0: hardware concurrency
   // Upper bound on rows held in memory at once while resolving leaves;
   // more differing rows are resolved in several passes.
-  uint64_t max_rows_in_memory = 200000;
+  uint64_t max_rows_in_memory = 100000;
   // When set, called with both sides' rows of every batch of differing
   // leaves (whole rows kept): how deltas are built from a comparison.
   std::function<Status(const TableSchema&, const LeafRows& a, const LeafRows& b)> on_leaf_rows;

@@ -105,9 +105,17 @@ void PrintDiffHuman(const DiffReport& report, bool show_rows) {
 int RunDiff(const std::string& a, const std::string& b, const DiffOptions& options,
             const ConnectOptions& connect, bool json) {
   const auto start = std::chrono::steady_clock::now();
-  auto replica_a = OpenReplica(Env::Default(), a, connect, Access::kRead, options.tables);
+  // Both sides must build trees of the same shape: small leaves when rows
+  // would cross a network, the cheaper local shape otherwise.
+  ConnectOptions shape = connect;
+  auto spec_a = ParseRemote(a);
+  auto spec_b = ParseRemote(b);
+  bool any_remote = (spec_a.ok() && spec_a->kind != RemoteSpec::Kind::kLocal) ||
+                    (spec_b.ok() && spec_b->kind != RemoteSpec::Kind::kLocal);
+  shape.tree_leaf_rows = any_remote ? merkle::kNetworkLeafRows : merkle::kTargetLeafRows;
+  auto replica_a = OpenReplica(Env::Default(), a, shape, Access::kRead, options.tables);
   if (!replica_a.ok()) return ReportError(replica_a.status());
-  auto replica_b = OpenReplica(Env::Default(), b, connect, Access::kRead, options.tables);
+  auto replica_b = OpenReplica(Env::Default(), b, shape, Access::kRead, options.tables);
   if (!replica_b.ok()) return ReportError(replica_b.status());
   Result<DiffReport> report = DiffReplicas(replica_a->get(), replica_b->get(), options);
   if (!report.ok()) return ReportError(report.status());
@@ -145,6 +153,7 @@ int RunHash(const std::string& dir, const std::vector<std::string>& tables, int 
       w.Key(t.table).BeginObject();
       w.Key("kind").Value(KindName(t.kind));
       w.Key("rows").Value(t.tree.rows());
+      w.Key("depth").Value(static_cast<uint64_t>(t.tree.depth()));
       w.Key("root").Value(t.tree.RootHex());
       w.EndObject();
     }
