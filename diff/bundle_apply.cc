@@ -84,6 +84,7 @@ class FileRewriter {
   Status CopyRows(const TableSchema& table, const std::function<bool(const RowView&)>& drop) {
     return ScanDataFile(env_, b_, file_, table.FieldCount(), [&](const RowView& row) {
       if (drop(row)) return Status::Ok();
+      for (std::string_view field : *row.fields) NoteNewlines(field);
       AppendCsvRow(&buffer_, row, file_.csv);
       return MaybeFlush();
     });
@@ -91,11 +92,16 @@ class FileRewriter {
 
   Status Add(const std::vector<OwnedRow>& rows) {
     for (const OwnedRow& row : rows) {
+      for (const std::string& field : row.fields) NoteNewlines(field);
       AppendOwnedRow(&buffer_, row, file_.csv);
       KS_RETURN_IF_ERROR(MaybeFlush());
     }
     return Status::Ok();
   }
+
+  // True when a value holds a line break: Kuzu's parallel CSV reader then
+  // refuses the file, so its COPY statement must say parallel=false.
+  bool has_newlines() const { return has_newlines_; }
 
   Status Finish() {
     KS_RETURN_IF_ERROR(out_->Append(buffer_));
@@ -105,6 +111,10 @@ class FileRewriter {
   }
 
  private:
+  void NoteNewlines(std::string_view field) {
+    has_newlines_ = has_newlines_ || field.find_first_of("\r\n") != std::string_view::npos;
+  }
+
   Status MaybeFlush() {
     if (buffer_.size() < (1 << 20)) return Status::Ok();
     Status s = out_->Append(buffer_);
@@ -118,7 +128,30 @@ class FileRewriter {
   std::string out_path_;
   std::unique_ptr<WritableFile> out_;
   std::string buffer_;
+  bool has_newlines_ = false;
 };
+
+// Makes the COPY statement reading `path` say parallel=false.
+void ForceSerialCopy(std::string* copy_cypher, const std::string& path) {
+  const std::string from = "\"" + path + "\"";
+  size_t at = copy_cypher->find(from);
+  if (at == std::string::npos) return;
+  size_t p = at + from.size();
+  while (p < copy_cypher->size() && (*copy_cypher)[p] == ' ') ++p;
+  if (p >= copy_cypher->size() || (*copy_cypher)[p] != '(') {
+    copy_cypher->insert(at + from.size(), " (parallel=false)");
+    return;
+  }
+  size_t close = copy_cypher->find(')', p);
+  if (close == std::string::npos) return;
+  std::string options = copy_cypher->substr(p, close - p);
+  size_t flag = options.find("parallel=true");
+  if (flag != std::string::npos) {
+    copy_cypher->replace(p + flag, 13, "parallel=false");
+  } else if (options.find("parallel=false") == std::string::npos) {
+    copy_cypher->insert(close, ", parallel=false");
+  }
+}
 
 // Hard-links (or, across file systems, copies) what is not rewritten.
 Status LinkTree(Env* env, const std::string& from, const std::string& to,
@@ -143,6 +176,7 @@ Status LinkTree(Env* env, const std::string& from, const std::string& to,
 Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_dir,
                        const std::string& staging) {
   std::set<std::string> rewritten;
+  std::set<std::string> serial;  // rewritten files with line breaks in values
   std::string new_copy_lines;
   std::set<std::string> taken;
   for (const DataFile& f : b.files) taken.insert(f.path);
@@ -185,6 +219,7 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
         if (i == 0) KS_RETURN_IF_ERROR(rewriter.Add(upserts));
         KS_RETURN_IF_ERROR(rewriter.Finish());
         rewritten.insert(files[i]->path);
+        if (rewriter.has_newlines()) serial.insert(files[i]->path);
       }
       continue;
     }
@@ -235,14 +270,17 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
         if (i == 0) KS_RETURN_IF_ERROR(rewriter.Add(inserts));
         KS_RETURN_IF_ERROR(rewriter.Finish());
         rewritten.insert(pair_files[i]->path);
+        if (rewriter.has_newlines()) serial.insert(pair_files[i]->path);
       }
     }
   }
-  if (!new_copy_lines.empty()) {
+  if (!new_copy_lines.empty() || !serial.empty()) {
     std::string copy;
     KS_RETURN_IF_ERROR(ReadFileToString(env, JoinPath(b.dir, "copy.cypher"), &copy));
     if (!copy.empty() && copy.back() != '\n') copy += '\n';
-    KS_RETURN_IF_ERROR(WriteFileAtomically(env, JoinPath(staging, "copy.cypher"), copy + new_copy_lines));
+    copy += new_copy_lines;
+    for (const std::string& path : serial) ForceSerialCopy(&copy, path);
+    KS_RETURN_IF_ERROR(WriteFileAtomically(env, JoinPath(staging, "copy.cypher"), copy));
     rewritten.insert("copy.cypher");
   }
   KS_RETURN_IF_ERROR(LinkTree(env, b.dir, staging, rewritten));

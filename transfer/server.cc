@@ -311,6 +311,12 @@ Status ServeSession(ByteStream* stream, const ServeOptions& options) {
   if (!s.ok()) return ch.SendError(s);
   Result<std::string> dir = ResolveReplica(options, hello.replica);
   if (!dir.ok()) return ch.SendError(dir.status());
+  // Nothing is created for a replica that does not exist, not even a lock.
+  FileType file_type;
+  uint64_t size = 0;
+  if (!options.env->Stat(dir.value(), &file_type, &size).ok() || file_type != FileType::kDirectory) {
+    return ch.SendError(Status::NotFound("no such replica", dir.value()));
+  }
   std::unique_ptr<FileLock> lock;
   s = options.env->LockFile(LockPathOf(dir.value()), hello.access == Access::kWrite
                                                                  ? LockMode::kExclusive
