@@ -39,29 +39,33 @@ class DuplicateKeyFinder {
     blocks_[head_[partition]].prints[fill_[partition]++] = print;
   }
 
-  // Print48 values seen more than once. Releases the memory.
-  std::unordered_set<uint64_t> Suspects() {
+  // Print48 values seen more than once across `finders` (one per thread
+  // that saw keys). Releases their memory.
+  static std::unordered_set<uint64_t> Suspects(std::vector<DuplicateKeyFinder>* finders) {
     std::unordered_set<uint64_t> suspects;
     std::vector<uint32_t> prints;
     for (uint32_t p = 0; p < kPartitions; ++p) {
       prints.clear();
-      bool first = true;
-      for (uint32_t b = head_[p]; b != kNone; b = blocks_[b].next) {
-        uint32_t n = first ? fill_[p] : kPerBlock;
-        first = false;
-        prints.insert(prints.end(), blocks_[b].prints, blocks_[b].prints + n);
-      }
+      for (const DuplicateKeyFinder& f : *finders) f.AppendPartition(p, &prints);
       std::sort(prints.begin(), prints.end());
       for (size_t i = 1; i < prints.size(); ++i) {
         if (prints[i] == prints[i - 1]) suspects.insert((uint64_t{p} << 32) | prints[i]);
       }
     }
-    blocks_.clear();
-    blocks_.shrink_to_fit();
+    finders->clear();
     return suspects;
   }
 
  private:
+  void AppendPartition(uint32_t p, std::vector<uint32_t>* out) const {
+    bool first = true;
+    for (uint32_t b = head_[p]; b != kNone; b = blocks_[b].next) {
+      uint32_t n = first ? fill_[p] : kPerBlock;
+      first = false;
+      out->insert(out->end(), blocks_[b].prints, blocks_[b].prints + n);
+    }
+  }
+
   static constexpr uint32_t kPartitions = 1u << 16;
   static constexpr uint32_t kPerBlock = 15;
   static constexpr uint32_t kNone = 0xffffffffu;

@@ -31,6 +31,10 @@ class RowEncoder {
   // agree on keys but connect different tables.
   void Encode(const RowView& row, std::string* out) const {
     out->clear();
+    EncodeAppend(row, out);
+  }
+
+  void EncodeAppend(const RowView& row, std::string* out) const {
     if (table_.kind == TableKind::kRel) {
       merkle::AppendField(out, file_.connection.from, false);
       merkle::AppendField(out, file_.connection.to, false);

@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <map>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -121,11 +123,13 @@ uint64_t SampledRowBytes(Env* env, const ExportDir& export_dir, const TableSchem
 struct RowBatch {
   std::string encoded;         // canonical encodings, back to back
   std::vector<uint32_t> ends;  // end offset of each row in `encoded`
-  std::vector<uint64_t> key_hashes;
+  std::string keys;            // each row's key (placement), back to back
+  std::vector<uint32_t> key_ends;
   void Clear() {
     encoded.clear();
     ends.clear();
-    key_hashes.clear();
+    keys.clear();
+    key_ends.clear();
   }
 };
 
@@ -179,7 +183,7 @@ class BatchQueue {
 };
 
 constexpr size_t kBatchRows = 4096;
-constexpr uint64_t kPipelineMinBytes = 4 << 20;  // below this, threads cost more than they save
+constexpr uint64_t kPipelineMinBytes = 256 << 10;  // below this, threads cost more than they save
 
 }  // namespace
 
@@ -193,50 +197,71 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
   const uint64_t estimated_rows = total_bytes * 5 / 4 / SampledRowBytes(env, export_dir, table);
   const int build_depth = merkle::DepthForRows(estimated_rows, leaf_rows);
   const bool is_node = table.kind == TableKind::kNode;
-  DuplicateKeyFinder keys;
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (total_bytes < kPipelineMinBytes) threads = 0;
+  // One thread: parse and hash inline. A pipeline of one reader and one
+  // hasher gains nothing on its own core count and costs a copy.
+  if (threads == 1 || total_bytes < kPipelineMinBytes) threads = 0;
 
-  // The reading thread parses and encodes; `threads` hashers digest rows
-  // into builders of their own, summed at the end (node values are sums).
+  // The reading thread only parses and encodes (the measured bottleneck);
+  // each hashing thread places, digests and adds rows to a builder and a
+  // duplicate-key finder of its own, combined at the end (node values are
+  // sums, so the order rows arrive in does not matter).
+  const int workers = std::max(threads, 1);
   std::vector<merkle::TreeBuilder> builders;
-  for (int t = 0; t < std::max(threads, 1); ++t) builders.emplace_back(build_depth, leaf_rows);
-  BatchQueue queue(static_cast<size_t>(2 * std::max(threads, 1)));
+  std::vector<DuplicateKeyFinder> finders(is_node ? workers : 0);
+  for (int t = 0; t < workers; ++t) builders.emplace_back(build_depth, leaf_rows);
+  auto absorb = [&](int worker, std::string_view key, std::string_view row,
+                    merkle::RowHasher* hasher) {
+    uint64_t key_hash = merkle::KeyHash(key);
+    builders[worker].Add(key_hash, hasher->Digest(row));
+    if (is_node) finders[worker].Add(key_hash);
+  };
+  BatchQueue queue(static_cast<size_t>(2 * workers));
   std::vector<std::thread> hashers;
   for (int t = 0; t < threads; ++t) {
-    hashers.emplace_back([&queue, builder = &builders[t]] {
+    hashers.emplace_back([&queue, &absorb, t] {
       merkle::RowHasher hasher;
       while (auto batch = queue.Pop()) {
-        uint32_t begin = 0;
+        uint32_t begin = 0, key_begin = 0;
         for (size_t i = 0; i < batch->ends.size(); ++i) {
-          std::string_view row(batch->encoded.data() + begin, batch->ends[i] - begin);
-          builder->Add(batch->key_hashes[i], hasher.Digest(row));
+          absorb(t, std::string_view(batch->keys.data() + key_begin, batch->key_ends[i] - key_begin),
+                 std::string_view(batch->encoded.data() + begin, batch->ends[i] - begin), &hasher);
           begin = batch->ends[i];
+          key_begin = batch->key_ends[i];
         }
         queue.Recycle(std::move(batch));
       }
     });
   }
   merkle::RowHasher inline_hasher;
+  std::string encoded;
   std::unique_ptr<RowBatch> batch = threads > 0 ? queue.TakeEmpty() : nullptr;
-  Status s = ForEachEncodedRow(env, export_dir, table,
-                               [&](const RowEncoder&, const RowView&, std::string_view,
-                                   uint64_t key_hash, const std::string& encoded,
-                                   const std::string&) {
-    if (is_node) keys.Add(key_hash);
-    if (threads == 0) {
-      builders[0].Add(key_hash, inline_hasher.Digest(encoded));
+  Status s;
+  for (const DataFile* file : export_dir.FilesOf(table.name)) {
+    RowEncoder encoder(table, *file);
+    const std::string path = export_dir.PathOf(*file);
+    s = ScanDataFile(env, export_dir, *file, table.FieldCount(), [&](const RowView& row) -> Status {
+      if (encoder.KeyIsNull(row)) {
+        return Status::Corrupt(is_node ? "primary key is NULL" : "source node key is NULL", path,
+                               row.line);
+      }
+      if (threads == 0) {
+        encoder.Encode(row, &encoded);
+        absorb(0, encoder.Key(row), encoded, &inline_hasher);
+        return Status::Ok();
+      }
+      encoder.EncodeAppend(row, &batch->encoded);
+      batch->ends.push_back(static_cast<uint32_t>(batch->encoded.size()));
+      batch->keys.append(encoder.Key(row));
+      batch->key_ends.push_back(static_cast<uint32_t>(batch->keys.size()));
+      if (batch->ends.size() >= kBatchRows) {
+        queue.Push(std::move(batch));
+        batch = queue.TakeEmpty();
+      }
       return Status::Ok();
-    }
-    batch->encoded += encoded;
-    batch->ends.push_back(static_cast<uint32_t>(batch->encoded.size()));
-    batch->key_hashes.push_back(key_hash);
-    if (batch->ends.size() >= kBatchRows) {
-      queue.Push(std::move(batch));
-      batch = queue.TakeEmpty();
-    }
-    return Status::Ok();
-  });
+    });
+    if (!s.ok()) break;
+  }
   if (batch && !batch->ends.empty()) queue.Push(std::move(batch));
   queue.Close();
   for (std::thread& t : hashers) t.join();
@@ -244,7 +269,7 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
 
   for (size_t t = 1; t < builders.size(); ++t) builders[0].Absorb(builders[t]);
   if (is_node) {
-    std::unordered_set<uint64_t> suspects = keys.Suspects();
+    std::unordered_set<uint64_t> suspects = DuplicateKeyFinder::Suspects(&finders);
     if (!suspects.empty()) KS_RETURN_IF_ERROR(FindDuplicateKey(env, export_dir, table, suspects));
   }
   return std::move(builders[0]).Finish();
@@ -253,18 +278,60 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
 Result<std::vector<std::vector<TableTree>>> HashExports(
     Env* env, const std::vector<const ExportDir*>& exports,
     const std::vector<std::vector<std::string>>& tables, int threads, uint64_t leaf_rows) {
-  // Tables one after another, each hashed by all threads: one large table
-  // (the usual case) would otherwise leave the other cores idle.
-  std::vector<std::vector<TableTree>> out(exports.size());
+  struct Job {
+    size_t export_index;
+    const TableSchema* table;
+    uint64_t bytes;
+    std::optional<Result<merkle::Tree>> result;
+  };
+  std::vector<Job> jobs;
+  uint64_t total_bytes = 0;
   for (size_t e = 0; e < exports.size(); ++e) {
     for (const TableSchema& table : exports[e]->schema.tables) {
       const auto& wanted = tables[e];
       if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), table.name) == wanted.end()) {
         continue;
       }
-      KS_ASSIGN_OR_RETURN(merkle::Tree tree, HashTable(env, *exports[e], table, leaf_rows, threads));
-      out[e].push_back({table.name, table.kind, std::move(tree)});
+      uint64_t bytes = 0;
+      for (const DataFile* f : exports[e]->FilesOf(table.name)) bytes += f->size_bytes;
+      jobs.push_back({e, &table, bytes, std::nullopt});
+      total_bytes += bytes;
     }
+  }
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // A table too large to share the cores with others is hashed alone by all
+  // threads (reader plus hashers); the rest run side by side, one thread
+  // each, largest first, which keeps every core busy on exports of many
+  // mid-sized tables (measured: the reader alone is the bottleneck there).
+  std::vector<size_t> order(jobs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t x, size_t y) { return jobs[x].bytes > jobs[y].bytes; });
+  std::vector<size_t> shared;
+  for (size_t i : order) {
+    Job& job = jobs[i];
+    if (threads > 1 && job.bytes * threads > total_bytes) {
+      job.result = HashTable(env, *exports[job.export_index], *job.table, leaf_rows, threads);
+    } else {
+      shared.push_back(i);
+    }
+  }
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t n; (n = next.fetch_add(1)) < shared.size();) {
+      Job& job = jobs[shared[n]];
+      job.result = HashTable(env, *exports[job.export_index], *job.table, leaf_rows, 1);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < std::min<int>(threads, static_cast<int>(shared.size())); ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+
+  std::vector<std::vector<TableTree>> out(exports.size());
+  for (Job& job : jobs) {  // declaration order: the first error reported is deterministic
+    if (!job.result->ok()) return job.result->status();
+    out[job.export_index].push_back({job.table->name, job.table->kind, std::move(*job.result).value()});
   }
   return out;
 }

@@ -7,7 +7,6 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 
-#include <cstring>
 
 
 #include "merkle/merkle.h"
@@ -27,11 +26,8 @@ void AppendField(std::string* out, std::string_view value, bool is_null) {
     n >>= 7;
   }
   prefix[len++] = static_cast<char>(n);
-  const size_t old = out->size();
-  out->resize(old + len + value.size());
-  char* dst = out->data() + old;
-  std::memcpy(dst, prefix, len);
-  if (!value.empty()) std::memcpy(dst + len, value.data(), value.size());
+  out->append(prefix, len);  // append, not resize: resize zero-fills first
+  out->append(value.data(), value.size());
 }
 
 uint64_t KeyHash(std::string_view key) {
