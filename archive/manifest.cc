@@ -1,11 +1,10 @@
 // The MANIFEST member: a line-oriented text format that ends with the
 // SHA-256 of everything before it, so a damaged manifest is never trusted.
 
-#include <openssl/evp.h>
-
 #include <sstream>
 
 #include "archive/archive.h"
+#include "archive/sha256.h"
 
 namespace kuzusync {
 namespace {
@@ -37,19 +36,6 @@ std::string Unescape(std::string_view s, bool* ok) {
     }
     out.push_back(static_cast<char>(hi * 16 + lo));
     i += 2;
-  }
-  return out;
-}
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kDigits[md[i] >> 4]);
-    out.push_back(kDigits[md[i] & 15]);
   }
   return out;
 }
@@ -116,7 +102,7 @@ std::string Manifest::Serialize() const {
     out << "member " << m.size << " " << m.sha256 << " " << EscapeName(m.name) << "\n";
   }
   std::string body = out.str();
-  return body + "sha256 " + Sha256Hex(body) + "\n";
+  return body + "sha256 " + Sha256::Of(body) + "\n";
 }
 
 Result<Manifest> Manifest::Parse(std::string_view text, const std::string& origin) {
@@ -130,7 +116,7 @@ Result<Manifest> Manifest::Parse(std::string_view text, const std::string& origi
   std::string_view body = text.substr(0, check);
   std::string_view stated = text.substr(check + 7);
   while (!stated.empty() && (stated.back() == '\n' || stated.back() == '\r')) stated.remove_suffix(1);
-  if (stated != Sha256Hex(body)) return corrupt(0, "checksum mismatch (the manifest is damaged)");
+  if (stated != Sha256::Of(body)) return corrupt(0, "checksum mismatch (the manifest is damaged)");
 
   Manifest m;
   std::istringstream in{std::string(body)};

@@ -3,41 +3,19 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <openssl/evp.h>
 
 #include <memory>
 #include <set>
 #include <thread>
 
 #include "archive/archive.h"
+#include "archive/sha256.h"
 
 namespace kuzusync {
 namespace {
 
 constexpr size_t kBlock = 1 << 20;
 constexpr uint64_t kMaxManifestBytes = 64 << 20;
-
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
-  ~Sha256() { EVP_MD_CTX_free(ctx_); }
-  void Update(const void* data, size_t n) { EVP_DigestUpdate(ctx_, data, n); }
-  std::string Hex() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx_, md, &len);
-    static const char kDigits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) {
-      out.push_back(kDigits[md[i] >> 4]);
-      out.push_back(kDigits[md[i] & 15]);
-    }
-    return out;
-  }
-
- private:
-  EVP_MD_CTX* ctx_;
-};
 
 struct ArchiveDeleter {
   void operator()(struct archive* a) const { archive_write_free(a); }

@@ -24,14 +24,6 @@ SplitPath Split(std::string path) {
   return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
 }
 
-std::string Backquote(const std::string& name) {
-  std::string out = "`";
-  for (char c : name) {
-    out += c;
-    if (c == '`') out += '`';
-  }
-  return out + "`";
-}
 
 // A row read from a delta member, kept until it is written into B's dialect.
 struct OwnedRow {
@@ -205,7 +197,7 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
       if (files.empty()) {
         created.table = table.name;
         created.path = new_file_name(table.name);
-        new_copy_lines += "COPY " + Backquote(table.name) + " FROM \"" + created.path + "\";\n";
+        new_copy_lines += "COPY " + delta::Backquote(table.name) + " FROM \"" + created.path + "\";\n";
         files.push_back(&created);
       }
       for (size_t i = 0; i < files.size(); ++i) {
@@ -251,7 +243,7 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
       }
       if (pair_files.empty()) {
         pair_file.path = new_file_name(table.name + "_" + connection.from + "_" + connection.to);
-        new_copy_lines += "COPY " + Backquote(table.name) + " FROM \"" + pair_file.path +
+        new_copy_lines += "COPY " + delta::Backquote(table.name) + " FROM \"" + pair_file.path +
                           "\" (from='" + connection.from + "', to='" + connection.to + "');\n";
         pair_files.push_back(&pair_file);
       }

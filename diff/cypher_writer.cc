@@ -14,14 +14,6 @@
 namespace kuzusync {
 namespace {
 
-std::string Backquote(const std::string& name) {
-  std::string out = "`";
-  for (char c : name) {
-    out += c;
-    if (c == '`') out += '`';
-  }
-  return out + "`";
-}
 
 std::string SingleQuoted(const std::string& s) {
   std::string out = "'";
@@ -138,22 +130,22 @@ std::vector<std::string> TypesOf(const TableSchema& table) {
 Result<std::string> BuildStatements(CypherBuilder& cb, const Schema& schema) {
   std::string rel_deletes, node_deletes, node_upserts, rel_inserts;
   for (const TableSchema& table : schema.tables) {
-    const std::string label = Backquote(table.name);
+    const std::string label = delta::Backquote(table.name);
     if (table.kind == TableKind::kNode) {
       const Column& key = table.columns[table.primary_key];
       KS_ASSIGN_OR_RETURN(std::string load_del,
                           cb.Load(delta::NodeDeletes(table.name), {key.type}));
       if (!load_del.empty()) {
-        node_deletes += load_del + "MATCH (n:" + label + " {" + Backquote(key.name) + ": c0}) DETACH DELETE n;\n";
+        node_deletes += load_del + "MATCH (n:" + label + " {" + delta::Backquote(key.name) + ": c0}) DETACH DELETE n;\n";
       }
       KS_ASSIGN_OR_RETURN(std::string load_up, cb.Load(delta::NodeUpserts(table.name), TypesOf(table)));
       if (!load_up.empty()) {
         std::string sets;
         for (size_t i = 0; i < table.columns.size(); ++i) {
           if (i == table.primary_key) continue;
-          sets += (sets.empty() ? " SET " : ", ") + std::string("n.") + Backquote(table.columns[i].name) + " = " + Var(i);
+          sets += (sets.empty() ? " SET " : ", ") + std::string("n.") + delta::Backquote(table.columns[i].name) + " = " + Var(i);
         }
-        node_upserts += load_up + "MERGE (n:" + label + " {" + Backquote(key.name) + ": " +
+        node_upserts += load_up + "MERGE (n:" + label + " {" + delta::Backquote(key.name) + ": " +
                         Var(table.primary_key) + "})" + sets + ";\n";
       }
       continue;
@@ -168,9 +160,9 @@ Result<std::string> BuildStatements(CypherBuilder& cb, const Schema& schema) {
       for (const Column& col : table.columns) types.push_back(col.type);
       // One MATCH per endpoint: with both in one MATCH, Kuzu 0.11 plans a
       // cross product of the two node tables before joining the loaded rows.
-      const std::string source = "MATCH (a:" + Backquote(c.from) + " {" + Backquote(from_key.name) +
+      const std::string source = "MATCH (a:" + delta::Backquote(c.from) + " {" + delta::Backquote(from_key.name) +
                                  ": c0})\n";
-      const std::string target = "(b:" + Backquote(c.to) + " {" + Backquote(to_key.name) + ": c1})";
+      const std::string target = "(b:" + delta::Backquote(c.to) + " {" + delta::Backquote(to_key.name) + ": c1})";
       // Deleted pairs: only their endpoints matter, so every column loads as STRING but the keys.
       std::vector<std::string> delete_types = types;
       for (size_t i = 2; i < delete_types.size(); ++i) delete_types[i] = "STRING";
@@ -183,7 +175,7 @@ Result<std::string> BuildStatements(CypherBuilder& cb, const Schema& schema) {
       if (!load_ins.empty()) {
         std::string props;
         for (size_t i = 0; i < table.columns.size(); ++i) {
-          props += (i ? ", " : "") + Backquote(table.columns[i].name) + ": " + Var(i + 2);
+          props += (i ? ", " : "") + delta::Backquote(table.columns[i].name) + ": " + Var(i + 2);
         }
         rel_inserts += load_ins + source + "MATCH " + target + "\nCREATE (a)-[:" + label +
                        (props.empty() ? "" : " {" + props + "}") + "]->(b);\n";

@@ -26,6 +26,16 @@ inline std::string Part(const std::string& name) {
   return out;
 }
 
+// A Cypher identifier, backquoted with backquotes doubled.
+inline std::string Backquote(const std::string& name) {
+  std::string out = "`";
+  for (char c : name) {
+    out += c;
+    if (c == '`') out += '`';
+  }
+  return out + "`";
+}
+
 inline std::string NodeUpserts(const std::string& table) { return Part(table) + ".upserts.csv"; }
 inline std::string NodeDeletes(const std::string& table) { return Part(table) + ".deletes.csv"; }
 inline std::string RelInserts(const std::string& table, const RelConnection& c) {
