@@ -235,12 +235,14 @@ class Session {
       batch.str().clear();
       return s;
     };
+    // A delta needs no display strings; a diff (--rows) does.
+    const bool with_text = keep == 0;
     for (const auto& [key, row] : rows.by_key) {
-      wire::EncodeKeyed(&batch, key, row, true);
+      wire::EncodeKeyed(&batch, key, row, with_text);
       if (batch.str().size() > wire::kChunk) KS_RETURN_IF_ERROR(flush());
     }
     for (const auto& [digest, row] : rows.by_digest) {
-      wire::EncodeCounted(&batch, digest, row, true);
+      wire::EncodeCounted(&batch, digest, row, with_text);
       if (batch.str().size() > wire::kChunk) KS_RETURN_IF_ERROR(flush());
     }
     KS_RETURN_IF_ERROR(flush());
