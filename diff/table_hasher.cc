@@ -31,10 +31,10 @@ void AppendEscaped(std::string* out, std::string_view s) {
   }
 }
 
-// Streams every row of `table` with its key hash and canonical encoding.
+// Streams every row of `table` with its key and key hash. Callers encode a
+// row only when they want it: most rows of a rescan are not wanted.
 template <typename Fn>
-Status ForEachEncodedRow(Env* env, const ExportDir& export_dir, const TableSchema& table, Fn&& fn) {
-  std::string encoded;
+Status ForEachKeyedRow(Env* env, const ExportDir& export_dir, const TableSchema& table, Fn&& fn) {
   for (const DataFile* file : export_dir.FilesOf(table.name)) {
     RowEncoder encoder(table, *file);
     const std::string path = export_dir.PathOf(*file);
@@ -46,8 +46,7 @@ Status ForEachEncodedRow(Env* env, const ExportDir& export_dir, const TableSchem
                                path, row.line);
       }
       std::string_view key = encoder.Key(row);
-      encoder.Encode(row, &encoded);
-      return fn(encoder, row, key, merkle::KeyHash(key), encoded, path);
+      return fn(encoder, row, key, merkle::KeyHash(key), path);
     }));
   }
   return Status::Ok();
@@ -58,9 +57,9 @@ Status ForEachEncodedRow(Env* env, const ExportDir& export_dir, const TableSchem
 Status FindDuplicateKey(Env* env, const ExportDir& export_dir, const TableSchema& table,
                         const std::unordered_set<uint64_t>& suspects) {
   std::unordered_map<std::string, std::string> first_seen;  // key -> "file:line"
-  return ForEachEncodedRow(env, export_dir, table,
-                           [&](const RowEncoder&, const RowView& row, std::string_view key,
-                               uint64_t key_hash, const std::string&, const std::string& path) {
+  return ForEachKeyedRow(env, export_dir, table,
+                         [&](const RowEncoder&, const RowView& row, std::string_view key,
+                             uint64_t key_hash, const std::string& path) {
     if (suspects.count(DuplicateKeyFinder::Print48(key_hash)) == 0) return Status::Ok();
     std::string where = path + ":" + std::to_string(row.line);
     auto [it, inserted] = first_seen.emplace(std::string(key), where);
@@ -355,11 +354,12 @@ Status ExportRowSource::CollectPrints(const TableSchema& table, int level,
   for (uint64_t i : indexes) wanted.at(i) = true;
   merkle::RowHasher hasher;
   std::map<uint64_t, uint64_t> rel_counts;
-  KS_RETURN_IF_ERROR(ForEachEncodedRow(env_, *export_, table,
-                                       [&](const RowEncoder&, const RowView&, std::string_view,
-                                           uint64_t key_hash, const std::string& encoded,
-                                           const std::string&) {
+  std::string encoded;
+  KS_RETURN_IF_ERROR(ForEachKeyedRow(env_, *export_, table,
+                                     [&](const RowEncoder& encoder, const RowView& row,
+                                         std::string_view, uint64_t key_hash, const std::string&) {
     if (!wanted[merkle::NodeIndex(key_hash, level)]) return Status::Ok();
+    encoder.Encode(row, &encoded);
     uint64_t print = merkle::RowPrint(hasher.Digest(encoded));
     if (table.kind == TableKind::kNode) {
       out->push_back({print, 1});
@@ -381,10 +381,12 @@ Status ExportRowSource::CollectRows(const TableSchema& table, int level,
   std::vector<bool> wanted(size_t{1} << (merkle::kFanoutBits * level));
   for (uint64_t i : indexes) wanted.at(i) = true;
   merkle::RowHasher hasher;
-  return ForEachEncodedRow(env_, *export_, table,
-                           [&](const RowEncoder& encoder, const RowView& row, std::string_view key,
-                               uint64_t key_hash, const std::string& encoded, const std::string&) {
+  std::string encoded;
+  return ForEachKeyedRow(env_, *export_, table,
+                         [&](const RowEncoder& encoder, const RowView& row, std::string_view key,
+                             uint64_t key_hash, const std::string&) {
     if (!wanted[merkle::NodeIndex(key_hash, level)]) return Status::Ok();
+    encoder.Encode(row, &encoded);
     merkle::RowDigest digest = hasher.Digest(encoded);
     if (only_prints != nullptr && prints.count(merkle::RowPrint(digest)) == 0) return Status::Ok();
     std::string csv;
