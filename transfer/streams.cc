@@ -122,11 +122,29 @@ Result<std::unique_ptr<ChildStream>> ChildStream::Spawn(const std::vector<std::s
   }
   // A peer that vanishes must surface as a write error, not kill us.
   ::signal(SIGPIPE, SIG_IGN);
-  return std::unique_ptr<ChildStream>(new ChildStream(from_child[0], to_child[1], pid));
+  std::string command;
+  for (const std::string& a : argv) command += (command.empty() ? "" : " ") + a;
+  return std::unique_ptr<ChildStream>(new ChildStream(from_child[0], to_child[1], pid, command));
+}
+
+Status ChildStream::Read(char* buffer, size_t n, size_t* got) {
+  KS_RETURN_IF_ERROR(FdStream::Read(buffer, n, got));
+  if (*got != 0 || reaped_) return Status::Ok();
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  reaped_ = true;
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+    return Status::IoError("'" + command_ + "' exited with status " +
+                           std::to_string(WEXITSTATUS(status)) +
+                           " (its message is above; check ssh access and --remote-kuzusync)");
+  }
+  return Status::Ok();
 }
 
 ChildStream::~ChildStream() {
   CloseWrite();  // the remote side sees end of input and exits
+  if (reaped_) return;
   int status = 0;
   while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }

@@ -41,10 +41,16 @@ class ChildStream final : public FdStream {
  public:
   static Result<std::unique_ptr<ChildStream>> Spawn(const std::vector<std::string>& argv);
   ~ChildStream() override;
+  // End of output from a child that failed is an error naming its exit
+  // status (ssh: 255 for connection or login failures).
+  Status Read(char* buffer, size_t n, size_t* got) override;
 
  private:
-  ChildStream(int read_fd, int write_fd, pid_t pid) : FdStream(read_fd, write_fd, true), pid_(pid) {}
+  ChildStream(int read_fd, int write_fd, pid_t pid, std::string command)
+      : FdStream(read_fd, write_fd, true), pid_(pid), command_(std::move(command)) {}
   pid_t pid_;
+  std::string command_;
+  bool reaped_ = false;
 };
 
 // TLS over a connected socket; owns both.
