@@ -23,23 +23,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import kuzu from 'kuzu';
+import { rng } from '../tests/e2e/lib/graphs.mjs';
 
 const args = process.argv.slice(2);
 const ORIG = path.resolve(args[0] ?? '/tmp/kuzusync-bench/ldbc');
 const BASE = path.resolve(args[1] ?? '/tmp/kuzusync-bench/ldbc-base');
 const OUT = path.resolve(args[2] ?? '/tmp/kuzusync-bench/ldbc-changed');
 
-// mulberry32: small deterministic PRNG.
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = rng(20261123);
 // k distinct elements of arr, in random (deterministic) order.
 function sample(arr, k) {
