@@ -305,7 +305,7 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
   }
 
   ApplyResult result;
-  Result<std::string> root = HashReplica(env, b, options.threads);
+  Result<std::string> root = HashReplica(env, b, options.threads, options.cache);
   if (!root.ok()) return cleanup(root.status());
   if (root.value() == manifest->result_root) {
     result.already_applied = true;

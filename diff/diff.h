@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,21 @@
 namespace kuzusync {
 
 // ---- Hashing a replica -------------------------------------------------
+
+// Trees already built, keyed by everything they were built from (the table's
+// shape, the tree shape, and each data file's identity): an unchanged table
+// is not hashed again. Implementations are safe for concurrent use.
+class TreeCache {
+ public:
+  virtual ~TreeCache() = default;
+  virtual std::optional<merkle::Tree> Lookup(const std::string& key) = 0;
+  virtual void Store(const std::string& key, const merkle::Tree& tree) = 0;
+};
+
+// The cache beside a replica: <parent>/.<name>.kuzusync/state.db, sqlite in
+// WAL mode. nullptr when it cannot be opened (read-only media, say): caching
+// is best effort and never changes a result.
+std::unique_ptr<TreeCache> OpenReplicaTreeCache(const std::string& replica_dir);
 
 struct TableTree {
   std::string table;
@@ -46,7 +62,7 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
 Result<std::vector<std::vector<TableTree>>> HashExports(
     Env* env, const std::vector<const ExportDir*>& exports,
     const std::vector<std::vector<std::string>>& tables, int threads,
-    uint64_t leaf_rows = merkle::kTargetLeafRows);
+    uint64_t leaf_rows = merkle::kTargetLeafRows, TreeCache* cache = nullptr);
 
 // ---- The comparison, behind interfaces a remote replica can implement ---
 
@@ -229,7 +245,8 @@ class LocalReplica final : public Replica {
   static Result<std::unique_ptr<LocalReplica>> Open(Env* env, const std::string& dir,
                                                     const std::vector<std::string>& tables,
                                                     int threads,
-                                                    uint64_t leaf_rows = merkle::kTargetLeafRows);
+                                                    uint64_t leaf_rows = merkle::kTargetLeafRows,
+                                                    TreeCache* cache = nullptr);
 
   std::string label() const override { return export_.dir; }
   const Schema& schema() const override { return export_.schema; }
@@ -265,7 +282,8 @@ std::string ReplicaRoot(const Schema& schema,
 std::string ReplicaRoot(const Replica& replica);
 
 // Hashes every table of an export and returns ReplicaRoot of it.
-Result<std::string> HashReplica(Env* env, const ExportDir& export_dir, int threads);
+Result<std::string> HashReplica(Env* env, const ExportDir& export_dir, int threads,
+                                TreeCache* cache = nullptr);
 
 // schema.cypher text that declares `schema` (table DDL, then the rest).
 std::string SchemaText(const Schema& schema);
@@ -293,6 +311,7 @@ Result<Manifest> WriteBundle(Env* env, const std::string& dir_a, const std::stri
 struct ApplyOptions {
   bool force = false;  // apply even if the target's root is not the bundle's base
   int threads = 0;
+  TreeCache* cache = nullptr;  // for hashing the target before applying
 };
 
 struct ApplyResult {
@@ -323,7 +342,8 @@ struct SnapshotStats {
 // Packs a whole export (schema.cypher, copy.cypher, index.cypher, data
 // files) with a manifest of per-file SHA-256 and per-table root hashes.
 Result<SnapshotStats> PackSnapshot(Env* env, const std::string& dir, const std::string& out_path,
-                                   const PackOptions& options, int threads);
+                                   const PackOptions& options, int threads,
+                                   TreeCache* cache = nullptr);
 
 // Extracts a snapshot into dest_dir, which must not exist, verifying every
 // member as it goes; dest_dir appears complete or not at all.

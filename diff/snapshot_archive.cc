@@ -6,9 +6,10 @@
 namespace kuzusync {
 
 Result<SnapshotStats> PackSnapshot(Env* env, const std::string& dir, const std::string& out_path,
-                                   const PackOptions& options, int threads) {
+                                   const PackOptions& options, int threads, TreeCache* cache) {
   KS_ASSIGN_OR_RETURN(ExportDir export_dir, OpenExport(env, dir));
-  KS_ASSIGN_OR_RETURN(auto trees, HashExports(env, {&export_dir}, {{}}, threads));
+  KS_ASSIGN_OR_RETURN(auto trees,
+                      HashExports(env, {&export_dir}, {{}}, threads, merkle::kTargetLeafRows, cache));
   Manifest manifest;
   manifest.kind = "snapshot";
   std::map<std::string, merkle::NodeSummary> roots;

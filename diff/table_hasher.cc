@@ -104,6 +104,37 @@ std::string RowEncoder::Display(const RowView& row) const {
 
 namespace {
 
+// Files changed this recently might change again within the same timestamp
+// granularity without their identity changing ("racily clean" in git's
+// words): tables holding one are neither looked up nor stored.
+constexpr double kRacyAgeSeconds = 2.0;
+
+// Everything a table's tree depends on; empty when the table must not be
+// cached. Hashed, so that keys are short and carry no paths.
+std::string TreeCacheKey(Env* env, const ExportDir& export_dir, const TableSchema& table,
+                         uint64_t leaf_rows) {
+  std::string key;
+  merkle::AppendField(&key, "kuzusync-tree-v1", false);
+  merkle::AppendField(&key, table.ddl, false);
+  merkle::AppendField(&key, std::to_string(leaf_rows), false);
+  for (const DataFile* file : export_dir.FilesOf(table.name)) {
+    std::string identity;
+    double age = 0;
+    if (!env->FileIdentity(export_dir.PathOf(*file), &identity, &age).ok() || age < kRacyAgeSeconds) {
+      return "";
+    }
+    merkle::AppendField(&key, file->path, false);
+    merkle::AppendField(&key, file->connection.from, false);
+    merkle::AppendField(&key, file->connection.to, false);
+    merkle::AppendField(&key, std::string(1, file->csv.delimiter) + file->csv.quote + file->csv.escape +
+                                  (file->csv.header ? "h" : "-"), false);
+    merkle::AppendField(&key, identity, false);
+  }
+  merkle::RowHasher hasher;
+  merkle::RowDigest d = hasher.Digest(key);
+  return merkle::ToHex(d.data(), d.size());
+}
+
 // Average bytes per line in the first 64 KB of the table's first file; 16
 // when there is nothing to sample.
 uint64_t SampledRowBytes(Env* env, const ExportDir& export_dir, const TableSchema& table) {
@@ -276,7 +307,8 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
 
 Result<std::vector<std::vector<TableTree>>> HashExports(
     Env* env, const std::vector<const ExportDir*>& exports,
-    const std::vector<std::vector<std::string>>& tables, int threads, uint64_t leaf_rows) {
+    const std::vector<std::vector<std::string>>& tables, int threads, uint64_t leaf_rows,
+    TreeCache* cache) {
   struct Job {
     size_t export_index;
     const TableSchema* table;
@@ -284,6 +316,7 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
     std::optional<Result<merkle::Tree>> result;
   };
   std::vector<Job> jobs;
+  std::vector<std::string> cache_keys;
   uint64_t total_bytes = 0;
   for (size_t e = 0; e < exports.size(); ++e) {
     for (const TableSchema& table : exports[e]->schema.tables) {
@@ -293,8 +326,17 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
       }
       uint64_t bytes = 0;
       for (const DataFile* f : exports[e]->FilesOf(table.name)) bytes += f->size_bytes;
-      jobs.push_back({e, &table, bytes, std::nullopt});
-      total_bytes += bytes;
+      std::string key = cache != nullptr ? TreeCacheKey(env, *exports[e], table, leaf_rows) : "";
+      std::optional<merkle::Tree> cached;
+      if (!key.empty()) cached = cache->Lookup(key);
+      if (cached) {
+        jobs.push_back({e, &table, bytes, Result<merkle::Tree>(std::move(*cached))});
+        key.clear();  // nothing to store
+      } else {
+        jobs.push_back({e, &table, bytes, std::nullopt});
+        total_bytes += bytes;
+      }
+      cache_keys.push_back(std::move(key));
     }
   }
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -309,6 +351,7 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
   std::vector<size_t> shared;
   for (size_t i : order) {
     Job& job = jobs[i];
+    if (job.result) continue;  // from the cache
     if (threads > 1 && job.bytes * threads > total_bytes) {
       job.result = HashTable(env, *exports[job.export_index], *job.table, leaf_rows, threads);
     } else {
@@ -328,8 +371,10 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
   for (std::thread& t : pool) t.join();
 
   std::vector<std::vector<TableTree>> out(exports.size());
-  for (Job& job : jobs) {  // declaration order: the first error reported is deterministic
+  for (size_t j = 0; j < jobs.size(); ++j) {  // declaration order: the first error is deterministic
+    Job& job = jobs[j];
     if (!job.result->ok()) return job.result->status();
+    if (!cache_keys[j].empty()) cache->Store(cache_keys[j], job.result->value());
     out[job.export_index].push_back({job.table->name, job.table->kind, std::move(*job.result).value()});
   }
   return out;

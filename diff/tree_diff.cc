@@ -98,8 +98,10 @@ std::string ReplicaRoot(const Schema& schema,
   return merkle::ToHex(d.data(), d.size());
 }
 
-Result<std::string> HashReplica(Env* env, const ExportDir& export_dir, int threads) {
-  KS_ASSIGN_OR_RETURN(auto trees, HashExports(env, {&export_dir}, {{}}, threads));
+Result<std::string> HashReplica(Env* env, const ExportDir& export_dir, int threads,
+                                TreeCache* cache) {
+  KS_ASSIGN_OR_RETURN(auto trees,
+                      HashExports(env, {&export_dir}, {{}}, threads, merkle::kTargetLeafRows, cache));
   std::map<std::string, merkle::NodeSummary> roots;
   for (const TableTree& t : trees[0]) roots[t.table] = t.tree.root();
   return ReplicaRoot(export_dir.schema, roots);
@@ -226,7 +228,8 @@ const Replica::Table* Replica::FindTable(std::string_view name) const {
 
 Result<std::unique_ptr<LocalReplica>> LocalReplica::Open(Env* env, const std::string& dir,
                                                          const std::vector<std::string>& tables,
-                                                         int threads, uint64_t leaf_rows) {
+                                                         int threads, uint64_t leaf_rows,
+                                                         TreeCache* cache) {
   KS_ASSIGN_OR_RETURN(ExportDir export_dir, OpenExport(env, dir));
   std::unique_ptr<LocalReplica> replica(new LocalReplica(env, std::move(export_dir)));
   std::vector<std::string> wanted;
@@ -235,7 +238,7 @@ Result<std::unique_ptr<LocalReplica>> LocalReplica::Open(Env* env, const std::st
   }
   if (!tables.empty() && wanted.empty()) return replica;  // none of them is here
   KS_ASSIGN_OR_RETURN(auto trees,
-                      HashExports(env, {&replica->export_}, {wanted}, threads, leaf_rows));
+                      HashExports(env, {&replica->export_}, {wanted}, threads, leaf_rows, cache));
   replica->trees_ = std::move(trees[0]);
   for (const TableTree& t : replica->trees_) {
     replica->tables_.push_back({t.table, t.kind, t.tree.depth(), t.tree.root()});

@@ -149,6 +149,15 @@ class MemEnv final : public Env {
     return Status::Ok();
   }
 
+  Status FileIdentity(const std::string& path, std::string* identity, double* age_seconds) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = files_.find(path);
+    if (it == files_.end()) return Status::NotFound("no such file or directory", path);
+    *identity = std::to_string(it->second.size()) + ":" + std::to_string(generation_[path]);
+    *age_seconds = 1e9;  // in-memory files are never racily fresh
+    return Status::Ok();
+  }
+
   Status CreateDir(const std::string& dir) override {
     std::lock_guard<std::mutex> lock(mu_);
     dirs_.insert(dir);
@@ -168,6 +177,7 @@ class MemEnv final : public Env {
       std::string data = std::move(it->second);
       files_.erase(it);
       files_[to] = std::move(data);
+      ++generation_[to];
       return Status::Ok();
     }
     // A directory: move every path below it.
@@ -183,7 +193,10 @@ class MemEnv final : public Env {
     }
     bool was_dir = dirs_.erase(from) > 0;
     if (moved.empty() && !was_dir) return Status::NotFound("no such file or directory", from);
-    for (auto& [path, data] : moved) files_[path] = std::move(data);
+    for (auto& [path, data] : moved) {
+      files_[path] = std::move(data);
+      ++generation_[path];
+    }
     dirs_.insert(to);
     return Status::Ok();
   }
@@ -208,6 +221,7 @@ class MemEnv final : public Env {
       }
     }
     files_ = std::move(swapped);
+    for (auto& [path, unused] : files_) ++generation_[path];
     return Status::Ok();
   }
 
@@ -216,6 +230,7 @@ class MemEnv final : public Env {
     auto it = files_.find(from);
     if (it == files_.end()) return Status::NotFound("no such file or directory", from);
     files_[to] = it->second;  // contents are never modified in place, so a copy is a link
+    ++generation_[to];
     return Status::Ok();
   }
 
@@ -252,6 +267,7 @@ class MemEnv final : public Env {
     Status Append(std::string_view data) override {
       std::lock_guard<std::mutex> lock(env_->mu_);
       env_->files_[path_].append(data);
+      ++env_->generation_[path_];
       return Status::Ok();
     }
     Status Sync() override { return Status::Ok(); }
@@ -264,6 +280,7 @@ class MemEnv final : public Env {
 
   std::mutex mu_;
   std::map<std::string, std::string> files_;
+  std::map<std::string, uint64_t> generation_;  // bumped by every write: file identity
   std::set<std::string> dirs_;
 };
 

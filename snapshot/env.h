@@ -68,6 +68,11 @@ class Env {
   virtual Status ListDir(const std::string& dir, std::vector<DirEntry>* entries) = 0;
   // kNotFound when path does not exist.
   virtual Status Stat(const std::string& path, FileType* type, uint64_t* size) = 0;
+  // A string that changes whenever the file's content may have changed
+  // (device, inode, size, modification and change times), and the age of
+  // its last change in seconds; for caches keyed by file identity.
+  virtual Status FileIdentity(const std::string& path, std::string* identity,
+                              double* age_seconds) = 0;
   virtual Status CreateDir(const std::string& dir) = 0;  // OK if it exists
   virtual Status RemoveFile(const std::string& path) = 0;
   // Atomically replaces `to` by `from`.

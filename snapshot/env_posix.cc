@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <cerrno>
 #include <cstring>
 
@@ -146,6 +147,21 @@ class PosixEnv final : public Env {
             : S_ISDIR(st.st_mode) ? FileType::kDirectory
                                   : FileType::kOther;
     *size = static_cast<uint64_t>(st.st_size);
+    return Status::Ok();
+  }
+
+  Status FileIdentity(const std::string& path, std::string* identity, double* age_seconds) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return PosixError(path, errno);
+    *identity = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
+                std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+                std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_ctim.tv_sec) + "." +
+                std::to_string(st.st_ctim.tv_nsec);
+    struct timespec now;
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    const struct timespec& last = st.st_ctim.tv_sec > st.st_mtim.tv_sec ? st.st_ctim : st.st_mtim;
+    *age_seconds = static_cast<double>(now.tv_sec - last.tv_sec) +
+                   static_cast<double>(now.tv_nsec - last.tv_nsec) / 1e9;
     return Status::Ok();
   }
 

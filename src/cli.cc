@@ -130,7 +130,8 @@ int RunDiff(const std::string& a, const std::string& b, const DiffOptions& optio
   return report->identical ? kExitSame : kExitDifferent;
 }
 
-int RunHash(const std::string& dir, const std::vector<std::string>& tables, int threads, bool json) {
+int RunHash(const std::string& dir, const std::vector<std::string>& tables, int threads, bool json,
+            bool use_cache) {
   const auto start = std::chrono::steady_clock::now();
   Env* env = Env::Default();
   Result<ExportDir> export_dir = OpenExport(env, dir);
@@ -140,7 +141,9 @@ int RunHash(const std::string& dir, const std::vector<std::string>& tables, int 
       return ReportError(Status::InvalidArgument("no table named " + t + " in " + dir));
     }
   }
-  auto trees = HashExports(env, {&export_dir.value()}, {tables}, threads);
+  std::unique_ptr<TreeCache> cache = use_cache ? OpenReplicaTreeCache(dir) : nullptr;
+  auto trees = HashExports(env, {&export_dir.value()}, {tables}, threads, merkle::kTargetLeafRows,
+                           cache.get());
   if (!trees.ok()) return ReportError(trees.status());
   uint64_t bytes = 0;
   for (const DataFile& f : export_dir->files) bytes += f.size_bytes;
@@ -233,13 +236,19 @@ void PrintManifest(const Manifest& m) {
 }
 
 int RunBundle(const std::string& a, const std::string& b, const std::string& out, bool deletes,
-              int level, int threads) {
+              int level, int threads, bool use_cache) {
   BundleOptions options;
   options.deletes = deletes;
   options.pack.level = level;
   options.pack.threads = threads;
   options.threads = threads;
-  Result<Manifest> m = WriteBundle(Env::Default(), a, b, out, options);
+  std::unique_ptr<TreeCache> cache_a = use_cache ? OpenReplicaTreeCache(a) : nullptr;
+  std::unique_ptr<TreeCache> cache_b = use_cache ? OpenReplicaTreeCache(b) : nullptr;
+  auto replica_a = LocalReplica::Open(Env::Default(), a, {}, threads, merkle::kTargetLeafRows, cache_a.get());
+  if (!replica_a.ok()) return ReportError(replica_a.status());
+  auto replica_b = LocalReplica::Open(Env::Default(), b, {}, threads, merkle::kTargetLeafRows, cache_b.get());
+  if (!replica_b.ok()) return ReportError(replica_b.status());
+  Result<Manifest> m = WriteBundle(Env::Default(), replica_a->get(), replica_b->get(), out, options);
   if (!m.ok()) return ReportError(m.status());
   uint64_t upserts = 0, deletes_count = 0;
   for (const Manifest::Table& t : m->tables) {
@@ -252,7 +261,7 @@ int RunBundle(const std::string& a, const std::string& b, const std::string& out
 }
 
 int RunApply(const std::string& bundle, const std::string& target, const std::string& cypher_dir,
-             bool force, int threads) {
+             bool force, int threads, bool use_cache) {
   if (!cypher_dir.empty()) {
     std::error_code ec;
     std::filesystem::path absolute = std::filesystem::absolute(cypher_dir, ec);
@@ -268,6 +277,8 @@ int RunApply(const std::string& bundle, const std::string& target, const std::st
   ApplyOptions options;
   options.force = force;
   options.threads = threads;
+  std::unique_ptr<TreeCache> cache = use_cache ? OpenReplicaTreeCache(target) : nullptr;
+  options.cache = cache.get();
   Result<ApplyResult> r = ApplyBundle(Env::Default(), bundle, target, options);
   if (!r.ok()) return ReportError(r.status());
   if (r->already_applied) {
@@ -280,12 +291,14 @@ int RunApply(const std::string& bundle, const std::string& target, const std::st
   return kExitSame;
 }
 
-int RunSnapshotPack(const std::string& dir, const std::string& out, int level, int threads) {
+int RunSnapshotPack(const std::string& dir, const std::string& out, int level, int threads,
+                    bool use_cache) {
   const auto start = std::chrono::steady_clock::now();
   PackOptions options;
   options.level = level;
   options.threads = threads;
-  Result<SnapshotStats> stats = PackSnapshot(Env::Default(), dir, out, options, threads);
+  std::unique_ptr<TreeCache> cache = use_cache ? OpenReplicaTreeCache(dir) : nullptr;
+  Result<SnapshotStats> stats = PackSnapshot(Env::Default(), dir, out, options, threads, cache.get());
   if (!stats.ok()) return ReportError(stats.status());
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   char ratio[64];
@@ -459,6 +472,13 @@ int RunCli(int argc, char** argv) {
   serve_cmd->add_option("--max-sessions", daemon.max_sessions, "exit after this many sessions");
   serve_cmd->add_option("--threads", threads, "hashing threads per session");
 
+  // Every command that hashes a local replica may keep its trees beside it.
+  bool no_cache = false;
+  for (CLI::App* cmd : {diff, hash, bundle, apply, pack, push, pull, serve_cmd}) {
+    cmd->add_flag("--no-cache", no_cache,
+                  "do not read or write the tree cache beside local replicas (.<name>.kuzusync/)");
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -472,10 +492,11 @@ int RunCli(int argc, char** argv) {
     options.collect_rows = rows;
     options.threads = threads;
     connect.threads = threads;
+    connect.use_tree_cache = !no_cache;
     return RunDiff(dir_a, dir_b, options, connect, json);
   }
-  if (hash->parsed()) return RunHash(dir_a, tables, threads, json);
-  if (bundle->parsed()) return RunBundle(dir_a, dir_b, out, !no_delete, level, threads);
+  if (hash->parsed()) return RunHash(dir_a, tables, threads, json, !no_cache);
+  if (bundle->parsed()) return RunBundle(dir_a, dir_b, out, !no_delete, level, threads, !no_cache);
   if (inspect->parsed()) {
     Result<Manifest> m = ReadArchive(Env::Default(), out, "");
     if (!m.ok()) return ReportError(m.status());
@@ -486,8 +507,8 @@ int RunCli(int argc, char** argv) {
     }
     return kExitSame;
   }
-  if (apply->parsed()) return RunApply(out, target, cypher_dir, force, threads);
-  if (pack->parsed()) return RunSnapshotPack(dir_a, out, level, threads);
+  if (apply->parsed()) return RunApply(out, target, cypher_dir, force, threads, !no_cache);
+  if (pack->parsed()) return RunSnapshotPack(dir_a, out, level, threads, !no_cache);
   if (unpack->parsed()) {
     Result<Manifest> m = UnpackSnapshot(Env::Default(), out, target);
     if (!m.ok()) return ReportError(m.status());
@@ -498,6 +519,7 @@ int RunCli(int argc, char** argv) {
   if (push->parsed() || pull->parsed()) {
     transfer.threads = threads;
     transfer.connect = connect;
+    transfer.connect.use_tree_cache = !no_cache;
     const char* tmp = std::getenv("TMPDIR");
     transfer.temp_dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
     if (!quiet && ::isatty(2)) {
@@ -508,6 +530,7 @@ int RunCli(int argc, char** argv) {
   if (serve_cmd->parsed()) {
     serve.env = Env::Default();
     serve.threads = threads;
+    serve.use_tree_cache = !no_cache;
     if (stdio) {
       Status s = ServeStdio(serve);
       return s.ok() ? kExitSame : ReportError(s);

@@ -369,6 +369,7 @@ Result<std::unique_ptr<RemoteReplica>> RemoteReplica::Connect(Env* env, const Re
       ServeOptions serve;
       serve.env = env;
       serve.threads = options.threads;
+      serve.use_tree_cache = options.use_tree_cache;
       server = std::thread([fd = fds[1], serve] {
         FdStream end(fd, fd, true);
         (void)ServeSession(&end, serve);
@@ -412,8 +413,10 @@ Result<std::unique_ptr<Replica>> OpenReplica(Env* env, const std::string& where,
                                              const std::vector<std::string>& tables) {
   KS_ASSIGN_OR_RETURN(RemoteSpec spec, ParseRemote(where));
   if (spec.kind == RemoteSpec::Kind::kLocal) {
-    KS_ASSIGN_OR_RETURN(auto local,
-                        LocalReplica::Open(env, where, tables, options.threads, options.tree_leaf_rows));
+    std::unique_ptr<TreeCache> cache;
+    if (options.use_tree_cache) cache = OpenReplicaTreeCache(where);
+    KS_ASSIGN_OR_RETURN(auto local, LocalReplica::Open(env, where, tables, options.threads,
+                                                       options.tree_leaf_rows, cache.get()));
     return std::unique_ptr<Replica>(std::move(local));
   }
   KS_ASSIGN_OR_RETURN(auto remote, RemoteReplica::Connect(env, spec, options, access, tables));

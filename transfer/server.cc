@@ -120,7 +120,8 @@ class Session {
     uint64_t leaf_rows = merkle::kNetworkLeafRows;
     KS_RETURN_IF_ERROR(d.Varint(&leaf_rows));
     if (leaf_rows == 0 || leaf_rows > (1u << 20)) return Status::InvalidArgument("protocol: bad leaf size");
-    KS_ASSIGN_OR_RETURN(replica_, LocalReplica::Open(options_.env, dir_, tables, options_.threads, leaf_rows));
+    KS_ASSIGN_OR_RETURN(replica_, LocalReplica::Open(options_.env, dir_, tables, options_.threads,
+                                                     leaf_rows, Cache()));
     Encoder e;
     e.Bytes(SchemaText(replica_->schema())).Varint(replica_->tables().size());
     for (const Replica::Table& t : replica_->tables()) {
@@ -282,6 +283,7 @@ class Session {
     if (!s.ok()) return discard(s);
     ApplyOptions apply;
     apply.threads = options_.threads;
+    apply.cache = Cache();
     Result<ApplyResult> result = ApplyBundle(options_.env, incoming, dir_, apply);
     (void)discard(Status::Ok());
     replica_.reset();  // its trees describe the old version
@@ -291,11 +293,19 @@ class Session {
     return ch_->Send(Msg::kApplied, e.str());
   }
 
+  TreeCache* Cache() {
+    if (!cache_opened_ && options_.use_tree_cache) cache_ = OpenReplicaTreeCache(dir_);
+    cache_opened_ = true;
+    return cache_.get();
+  }
+
   wire::FrameChannel* ch_;
   const ServeOptions& options_;
   std::string dir_;
   Access access_;
   std::unique_ptr<LocalReplica> replica_;
+  std::unique_ptr<TreeCache> cache_;
+  bool cache_opened_ = false;
 };
 
 }  // namespace

@@ -60,6 +60,7 @@ struct ConnectOptions {
   // Tree shape for this comparison; both sides must use the same. Smaller
   // leaves when rows cross a network (see merkle::kNetworkLeafRows).
   uint64_t tree_leaf_rows = merkle::kNetworkLeafRows;
+  bool use_tree_cache = true;  // for local replicas: see diff::OpenReplicaTreeCache
 };
 
 enum class Access { kRead, kWrite };
@@ -107,6 +108,7 @@ struct ServeOptions {
   bool require_token = false;
   std::vector<AccessToken> tokens;
   int threads = 0;
+  bool use_tree_cache = true;  // trees cached beside each replica (diff::OpenReplicaTreeCache)
 };
 
 // Serves one client on `stream` until it says goodbye or the stream ends.

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  tempDir, newDb, loadTinysnb, copyDir, kuzusync, describeRun, binExists, KUZUSYNC_BIN,
+  tempDir, newDb, loadTinysnb, copyDir, kuzusync, describeRun, binExists, isReplicaState, KUZUSYNC_BIN,
 } from './lib/kuzu.mjs';
 import { referenceDiff, tableDiffers } from './lib/reference.mjs';
 import { assertDiffMatches } from './lib/assert-diff.mjs';
@@ -241,12 +241,12 @@ test('4. apply refuses when B changed since the bundle was made; --force applies
   await dbB.q('MATCH (p:person) WHERE p.ID = 3 SET p.age = 46');
   const b2 = await dbB.exportCsv(path.join(dir, 'b2'));
   const h0 = dirHash(b2);
-  const listing0 = fs.readdirSync(dir).sort();
+  const listing0 = fs.readdirSync(dir).filter(f => !isReplicaState(f)).sort();
   const r = kuzusync(['apply', bundle, b2]);
   assert.equal(r.status, 2, describeRun(r));
   assert.match(r.stderr, /changed since the bundle was made/, describeRun(r));
   assert.equal(dirHash(b2), h0, 'B untouched after the refusal');
-  assert.deepEqual(fs.readdirSync(dir).sort(), listing0, 'no stray files next to B');
+  assert.deepEqual(fs.readdirSync(dir).filter(f => !isReplicaState(f)).sort(), listing0, 'no stray files next to B');
 
   const f = kuzusync(['apply', bundle, b2, '--force']);
   assert.equal(f.status, 0, describeRun(f));
@@ -306,7 +306,7 @@ test('5. kill -9 during apply leaves B old or new; apply again completes', { tim
     const state = h.status !== 0 ? `unreadable (hash exit ${h.status})`
       : isDeepEq(h.json.tables, oldH) ? 'old'
         : isDeepEq(h.json.tables, newH) ? 'new' : 'MIXED';
-    const leftovers = fs.readdirSync(parent).filter(f => f !== 'b');
+    const leftovers = fs.readdirSync(parent).filter(f => f !== 'b' && !isReplicaState(f));
     runs.push({ i, delay, killed, exit: res.code, signal: res.signal, ms: Math.round(res.ms), state, leftovers });
     if (state !== 'old' && state !== 'new') {
       let detail = describeRun(h);
@@ -324,7 +324,7 @@ test('5. kill -9 during apply leaves B old or new; apply again completes', { tim
       const d = kuzusync(['diff', a, bk]);
       if (d.status !== 0) problems.push(`run ${i}: diff after re-apply exit ${d.status}\n${describeRun(d)}`);
     }
-    const stray = fs.readdirSync(parent).filter(f => f !== 'b');
+    const stray = fs.readdirSync(parent).filter(f => f !== 'b' && !isReplicaState(f));
     if (stray.length) problems.push(`run ${i}: left next to B after the successful re-apply: ${stray.join(', ')}`);
   }
   t.diagnostic(`kill runs: ${JSON.stringify(runs)}`);
@@ -398,7 +398,7 @@ test('6. snapshot pack / verify / unpack; damaged snapshots', { timeout: 60_000 
     const ur = kuzusync(['snapshot', 'unpack', f, '-C', d]);
     if (ur.status === 0) problems.push(`${name}: unpack exit 0\n${describeRun(ur)}`);
     if (fs.existsSync(d)) problems.push(`${name}: unpack left ${d} behind (${fs.readdirSync(d).join(', ')})`);
-    const stray = fs.readdirSync(dir).filter(x => x.startsWith('unpack-') || x.includes('.tmp') || x.startsWith('.'));
+    const stray = fs.readdirSync(dir).filter(x => !isReplicaState(x) && (x.startsWith('unpack-') || x.includes('.tmp') || x.startsWith('.')));
     if (stray.length) problems.push(`${name}: stray entries in the parent dir after unpack: ${stray.join(', ')}`);
   }
   assert.equal(problems.length, 0, problems.join('\n\n'));

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import {
-  tempDir, copyDir, kuzusync, describeRun, binExists, openDb, KUZUSYNC_BIN,
+  tempDir, copyDir, kuzusync, describeRun, binExists, openDb, isReplicaState, KUZUSYNC_BIN,
 } from './lib/kuzu.mjs';
 import { referenceDiff, referenceHash, tableDiffers } from './lib/reference.mjs';
 import { assertDiffMatches, assertJsonShape } from './lib/assert-diff.mjs';
@@ -119,7 +119,7 @@ function assertAdditive(a, b, before, label) {
 
 /** Entries next to replicas in `parent` other than the replicas and their lock files. */
 function strays(parent, replicas) {
-  return fs.readdirSync(parent).filter(f => !replicas.includes(f) && !replicas.some(r => f === `.${r}.kuzusync-lock`));
+  return fs.readdirSync(parent).filter(f => !replicas.includes(f) && !isReplicaState(f));
 }
 
 /** Spawns kuzusync asynchronously with env overrides; {child, done: Promise<{code, signal, stdout, stderr, ms}>}. */

@@ -243,3 +243,12 @@ export function describeRun(r) {
   const clip = s => (s.length > 3000 ? s.slice(0, 3000) + `... [${s.length} chars]` : s);
   return `$ ${r.cmd}\nexit=${r.status}${r.signal ? ' signal=' + r.signal : ''}\n--- stdout\n${clip(r.stdout)}\n--- stderr\n${clip(r.stderr)}`;
 }
+
+/**
+ * kuzusync's documented per-replica state beside a replica directory R:
+ * `.R.kuzusync-lock` (the replica's lock) and `.R.kuzusync/` (its tree cache).
+ * Listings that check for stray files leave these out.
+ */
+export function isReplicaState(name) {
+  return /^\..+\.kuzusync(-lock)?$/.test(name);
+}

@@ -1,0 +1,133 @@
+// Tests for the tree cache: unchanged tables are not hashed again, any
+// change to a data file misses, and a damaged cache never yields a tree.
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <map>
+
+#include "diff/diff.h"
+
+namespace kuzusync {
+namespace {
+
+class CountingCache final : public TreeCache {
+ public:
+  std::optional<merkle::Tree> Lookup(const std::string& key) override {
+    auto it = trees.find(key);
+    if (it == trees.end()) {
+      ++misses;
+      return std::nullopt;
+    }
+    ++hits;
+    return it->second;
+  }
+  void Store(const std::string& key, const merkle::Tree& tree) override { trees[key] = tree; }
+
+  std::map<std::string, merkle::Tree> trees;
+  int hits = 0;
+  int misses = 0;
+};
+
+constexpr const char kSchema[] =
+    "CREATE NODE TABLE `User` (`id` INT64,`name` STRING, PRIMARY KEY(`id`));\n"
+    "CREATE NODE TABLE `City` (`name` STRING, PRIMARY KEY(`name`));\n";
+constexpr const char kCopy[] =
+    "COPY `User` FROM \"User.csv\";\nCOPY `City` FROM \"City.csv\";\n";
+
+TEST(TreeCacheTest, UnchangedTablesComeFromTheCacheChangedOnesAreHashed) {
+  auto env = NewMemEnv();
+  ASSERT_TRUE(WriteFileAtomically(env.get(), "/r/schema.cypher", kSchema).ok());
+  ASSERT_TRUE(WriteFileAtomically(env.get(), "/r/copy.cypher", kCopy).ok());
+  ASSERT_TRUE(WriteFileAtomically(env.get(), "/r/User.csv", "1,ann\n2,bob\n").ok());
+  ASSERT_TRUE(WriteFileAtomically(env.get(), "/r/City.csv", "Paris\nRome\n").ok());
+  CountingCache cache;
+
+  auto open = [&] { return OpenExport(env.get(), "/r"); };
+  auto first_export = open();
+  ASSERT_TRUE(first_export.ok());
+  auto first = HashExports(env.get(), {&first_export.value()}, {{}}, 1, merkle::kTargetLeafRows, &cache);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(cache.misses, 2);
+  EXPECT_EQ(cache.trees.size(), 2u);
+
+  auto again = HashExports(env.get(), {&first_export.value()}, {{}}, 1, merkle::kTargetLeafRows, &cache);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(cache.hits, 2);
+  EXPECT_EQ(again.value()[0][0].tree.RootHex(), first.value()[0][0].tree.RootHex());
+
+  // Rewriting a file changes its identity: that table is hashed again and
+  // its new content is seen; the other still comes from the cache.
+  ASSERT_TRUE(WriteFileAtomically(env.get(), "/r/User.csv", "1,ann\n2,bea\n").ok());
+  auto changed_export = open();
+  ASSERT_TRUE(changed_export.ok());
+  auto changed = HashExports(env.get(), {&changed_export.value()}, {{}}, 1, merkle::kTargetLeafRows, &cache);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(cache.hits, 3);
+  EXPECT_EQ(cache.misses, 3);
+  EXPECT_NE(changed.value()[0][0].tree.RootHex(), first.value()[0][0].tree.RootHex());
+  EXPECT_EQ(changed.value()[0][1].tree.RootHex(), first.value()[0][1].tree.RootHex());
+
+  // Another tree shape is another key.
+  auto network = HashExports(env.get(), {&changed_export.value()}, {{}}, 1, merkle::kNetworkLeafRows, &cache);
+  ASSERT_TRUE(network.ok());
+  EXPECT_EQ(cache.misses, 5);
+}
+
+class SqliteTreeCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/kuzusync-cache-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    root_ = pattern;
+    replica_ = root_ + "/replica";
+    std::filesystem::create_directory(replica_);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(root_, ec);
+  }
+  void Sql(const std::string& statement) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((root_ + "/.replica.kuzusync/state.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, statement.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+
+  std::string root_, replica_;
+};
+
+TEST_F(SqliteTreeCacheTest, StoresBesideTheReplicaAndSurvivesReopening) {
+  merkle::TreeBuilder builder(1);
+  merkle::RowHasher hasher;
+  for (int i = 0; i < 1000; ++i) builder.Add(merkle::KeyHash(std::to_string(i)), hasher.Digest(std::to_string(i)));
+  merkle::Tree tree = std::move(builder).Finish();
+  {
+    auto cache = OpenReplicaTreeCache(replica_);
+    ASSERT_NE(cache, nullptr);
+    cache->Store("k", tree);
+  }
+  EXPECT_TRUE(std::filesystem::exists(root_ + "/.replica.kuzusync/state.db"));
+  auto cache = OpenReplicaTreeCache(replica_);
+  ASSERT_NE(cache, nullptr);
+  auto found = cache->Lookup("k");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->RootHex(), tree.RootHex());
+  EXPECT_FALSE(cache->Lookup("other").has_value());
+}
+
+TEST_F(SqliteTreeCacheTest, DamagedEntriesAndNewerSchemasAreNotUsed) {
+  merkle::TreeBuilder builder(0);
+  merkle::Tree tree = std::move(builder).Finish();
+  ASSERT_NE(OpenReplicaTreeCache(replica_), nullptr);
+  OpenReplicaTreeCache(replica_)->Store("k", tree);
+  Sql("UPDATE trees SET tree = X'00112233' WHERE key = 'k'");
+  EXPECT_FALSE(OpenReplicaTreeCache(replica_)->Lookup("k").has_value());
+  Sql("UPDATE meta SET value = '99' WHERE key = 'schema_version'");
+  EXPECT_EQ(OpenReplicaTreeCache(replica_), nullptr);
+}
+
+}  // namespace
+}  // namespace kuzusync
