@@ -151,6 +151,10 @@ class Session {
     if (level + extra > static_cast<uint64_t>(tree->depth()) || n > (1u << 21)) {
       return Status::InvalidArgument("protocol: node request outside the tree");
     }
+    // The answer must fit a frame: refuse before building it, not after.
+    if ((n << (merkle::kFanoutBits * extra)) * 2 > wire::kMaxFrame / 9) {
+      return Status::InvalidArgument("protocol: node request too large for one answer");
+    }
     std::vector<uint64_t> indexes(n);
     for (uint64_t& i : indexes) {
       KS_RETURN_IF_ERROR(d.Varint(&i));
