@@ -287,8 +287,8 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
   const SplitPath where = Split(dir_b);
   // Fixed names beside B: a run killed half-way leaves them behind, and the
   // next run removes them first.
-  const std::string staging = JoinPath(where.parent, "." + where.base + ".kuzusync-new");
-  const std::string delta_dir = JoinPath(where.parent, "." + where.base + ".kuzusync-bundle");
+  const std::string staging = BesideReplica(dir_b, ".kuzusync-new");
+  const std::string delta_dir = BesideReplica(dir_b, ".kuzusync-bundle");
   KS_RETURN_IF_ERROR(RemoveTree(env, staging));
   KS_RETURN_IF_ERROR(RemoveTree(env, delta_dir));
 

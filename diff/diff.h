@@ -38,6 +38,14 @@ class TreeCache {
   virtual void Store(const std::string& key, const merkle::Tree& tree) = 0;
 };
 
+// kuzusync keeps what belongs to a replica directory beside it, never in it
+// (a site's cron re-creates the export directory): <parent>/.<name><suffix>.
+// Suffixes in use: ".kuzusync-lock" (the replica's lock: readers share it,
+// a writer holds it alone), ".kuzusync" (state), ".kuzusync-new" and
+// ".kuzusync-bundle" (apply's staging).
+std::string BesideReplica(const std::string& replica_dir, const std::string& suffix);
+constexpr char kLockSuffix[] = ".kuzusync-lock";
+
 // The cache beside a replica: <parent>/.<name>.kuzusync/state.db, sqlite in
 // WAL mode. nullptr when it cannot be opened (read-only media, say): caching
 // is best effort and never changes a result.
@@ -323,7 +331,9 @@ struct ApplyResult {
 // Applies a bundle to export directory dir_b. The new version is built
 // beside it and swapped in with one atomic exchange, so a process killed at
 // any moment leaves dir_b old or new. Refused (kRefused) when dir_b's root
-// is not the bundle's base, unless options.force.
+// is not the bundle's base, unless options.force. The caller holds dir_b's
+// write lock (BesideReplica(dir_b, kLockSuffix)), so that two appliers
+// cannot each verify a result the other then replaces.
 Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const std::string& dir_b,
                                 const ApplyOptions& options);
 

@@ -74,12 +74,7 @@ class SqliteTreeCache final : public TreeCache {
 }  // namespace
 
 std::unique_ptr<TreeCache> OpenReplicaTreeCache(const std::string& replica_dir) {
-  std::string dir = replica_dir;
-  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-  size_t slash = dir.rfind('/');
-  const std::string parent = slash == std::string::npos ? "." : dir.substr(0, slash == 0 ? 1 : slash);
-  const std::string base = slash == std::string::npos ? dir : dir.substr(slash + 1);
-  const std::string state_dir = JoinPath(parent, "." + base + ".kuzusync");
+  const std::string state_dir = BesideReplica(replica_dir, ".kuzusync");
   if (::mkdir(state_dir.c_str(), 0755) != 0 && errno != EEXIST) return nullptr;
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(JoinPath(state_dir, "state.db").c_str(), &db,

@@ -261,6 +261,15 @@ TreeView* LocalReplica::tree(const std::string& table) {
   return views_.emplace(table, std::make_unique<LocalTreeView>(tree)).first->second.get();
 }
 
+std::string BesideReplica(const std::string& replica_dir, const std::string& suffix) {
+  std::string dir = replica_dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  size_t slash = dir.rfind('/');
+  const std::string parent = slash == std::string::npos ? "." : dir.substr(0, slash == 0 ? 1 : slash);
+  const std::string base = slash == std::string::npos ? dir : dir.substr(slash + 1);
+  return JoinPath(parent, "." + base + suffix);
+}
+
 std::string ReplicaRoot(const Replica& replica) {
   std::map<std::string, merkle::NodeSummary> roots;
   for (const Replica::Table& t : replica.tables()) roots[t.name] = t.root;

@@ -274,6 +274,16 @@ int RunApply(const std::string& bundle, const std::string& target, const std::st
   if (target.empty()) {
     return ReportError(Status::InvalidArgument("apply needs a target export directory or --cypher DIR"));
   }
+  // The replica's write lock, as a daemon or ssh session takes it; nothing is
+  // created beside a target that is not a directory (apply reports that).
+  std::unique_ptr<FileLock> lock;
+  FileType type;
+  uint64_t size = 0;
+  if (Env::Default()->Stat(target, &type, &size).ok() && type == FileType::kDirectory) {
+    Status locked =
+        Env::Default()->LockFile(BesideReplica(target, kLockSuffix), LockMode::kExclusive, &lock);
+    if (!locked.ok()) return ReportError(locked);
+  }
   ApplyOptions options;
   options.force = force;
   options.threads = threads;

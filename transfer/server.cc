@@ -76,14 +76,6 @@ Result<std::string> ResolveReplica(const ServeOptions& options, const std::strin
   return JoinPath(options.root, name);
 }
 
-std::string LockPathOf(const std::string& dir) {
-  std::string path = dir;
-  while (path.size() > 1 && path.back() == '/') path.pop_back();
-  size_t slash = path.rfind('/');
-  std::string parent = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
-  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  return JoinPath(parent, "." + base + ".kuzusync-lock");
-}
 
 class Session {
  public:
@@ -260,7 +252,7 @@ class Session {
     Decoder d(payload);
     uint64_t size = 0;
     KS_RETURN_IF_ERROR(d.Varint(&size));
-    const std::string incoming = LockPathOf(dir_) + ".incoming";
+    const std::string incoming = BesideReplica(dir_, ".kuzusync-incoming");
     std::unique_ptr<WritableFile> file;
     KS_RETURN_IF_ERROR(options_.env->NewWritableFile(incoming, &file));
     auto discard = [&](Status s) {
@@ -334,7 +326,7 @@ Status ServeSession(ByteStream* stream, const ServeOptions& options) {
     return ch.SendError(Status::NotFound("no such replica", dir.value()));
   }
   std::unique_ptr<FileLock> lock;
-  s = options.env->LockFile(LockPathOf(dir.value()), hello.access == Access::kWrite
+  s = options.env->LockFile(BesideReplica(dir.value(), kLockSuffix), hello.access == Access::kWrite
                                                                  ? LockMode::kExclusive
                                                                  : LockMode::kShared,
                                    &lock);
