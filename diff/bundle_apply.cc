@@ -165,8 +165,10 @@ Status LinkTree(Env* env, const std::string& from, const std::string& to,
 }
 
 // Builds the new version of B in `staging` from the delta in `delta_dir`.
+// Tables the delta touched go to *touched; every other table's files are
+// hard links to B's.
 Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_dir,
-                       const std::string& staging) {
+                       const std::string& staging, std::set<std::string>* touched) {
   std::set<std::string> rewritten;
   std::set<std::string> serial;  // rewritten files with line breaks in values
   std::string new_copy_lines;
@@ -192,6 +194,7 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
         return Status::Ok();
       }));
       if (upserts.empty() && drop.empty()) continue;
+      touched->insert(table.name);
       for (const OwnedRow& row : upserts) drop.insert(row.fields[table.primary_key]);
       DataFile created;
       if (files.empty()) {
@@ -237,6 +240,7 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
         return Status::Ok();
       }));
       if (inserts.empty() && drop.empty()) continue;
+      touched->insert(table.name);
       std::vector<const DataFile*> pair_files;
       for (const DataFile* f : files) {
         if (f->connection == connection) pair_files.push_back(f);
@@ -305,8 +309,14 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
   }
 
   ApplyResult result;
-  Result<std::string> root = HashReplica(env, b, options.threads, options.cache);
-  if (!root.ok()) return cleanup(root.status());
+  // B's trees, kept: the new version shares the files of every table the
+  // bundle does not touch, so only touched tables are hashed again below.
+  Result<std::vector<std::vector<TableTree>>> b_trees =
+      HashExports(env, {&b}, {{}}, options.threads, merkle::kTargetLeafRows, options.cache);
+  if (!b_trees.ok()) return cleanup(b_trees.status());
+  std::map<std::string, merkle::NodeSummary> roots;
+  for (const TableTree& t : b_trees.value()[0]) roots[t.table] = t.tree.root();
+  Result<std::string> root = ReplicaRoot(b.schema, roots);
   if (root.value() == manifest->result_root) {
     result.already_applied = true;
     result.root = root.value();
@@ -324,12 +334,19 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
   }
 
   KS_RETURN_IF_ERROR(env->CreateDir(staging));
-  Status s = BuildNewVersion(env, b, delta_dir, staging);
+  std::set<std::string> touched;
+  Status s = BuildNewVersion(env, b, delta_dir, staging, &touched);
   if (!s.ok()) return cleanup(s);
   Result<ExportDir> rebuilt = OpenExport(env, staging);
   if (!rebuilt.ok()) return cleanup(rebuilt.status());
-  Result<std::string> new_root = HashReplica(env, rebuilt.value(), options.threads);
-  if (!new_root.ok()) return cleanup(new_root.status());
+  if (!touched.empty()) {  // (an empty table filter would mean every table)
+    Result<std::vector<std::vector<TableTree>>> new_trees = HashExports(
+        env, {&rebuilt.value()}, {std::vector<std::string>(touched.begin(), touched.end())},
+        options.threads);
+    if (!new_trees.ok()) return cleanup(new_trees.status());
+    for (const TableTree& t : new_trees.value()[0]) roots[t.table] = t.tree.root();
+  }
+  Result<std::string> new_root = ReplicaRoot(rebuilt->schema, roots);
   if (!result.forced && new_root.value() != manifest->result_root) {
     return cleanup(Status::Corrupt("applying " + bundle_path + " to " + dir_b +
                                    " did not give the bundle's result root; " + dir_b + " is unchanged"));
