@@ -7,6 +7,7 @@
 
 #include "diff/delta_files.h"
 #include "diff/diff.h"
+#include "diff/new_directory.h"
 #include "diff/row_encoding.h"
 
 namespace kuzusync {
@@ -302,11 +303,8 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
     return s;
   };
   KS_RETURN_IF_ERROR(env->CreateDir(delta_dir));
-  Result<Manifest> manifest = ReadArchive(env, bundle_path, delta_dir);
+  Result<Manifest> manifest = ReadArchiveOfKind(env, bundle_path, delta_dir, "bundle");
   if (!manifest.ok()) return cleanup(manifest.status());
-  if (manifest->kind != "bundle") {
-    return cleanup(Status::InvalidArgument(bundle_path + " is a " + manifest->kind + ", not a bundle"));
-  }
 
   ApplyResult result;
   // B's trees, kept: the new version shares the files of every table the

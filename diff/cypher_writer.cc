@@ -10,6 +10,7 @@
 
 #include "diff/delta_files.h"
 #include "diff/diff.h"
+#include "diff/new_directory.h"
 
 namespace kuzusync {
 namespace {
@@ -191,41 +192,19 @@ Result<std::string> BuildStatements(CypherBuilder& cb, const Schema& schema) {
 
 Status WriteCypher(Env* env, const std::string& bundle_path, const std::string& out_dir,
                    const std::string& path_in_cypher) {
-  FileType type;
-  uint64_t size = 0;
-  if (env->Stat(out_dir, &type, &size).ok()) {
-    return Status::Refused(out_dir + " already exists; kuzusync writes Cypher only into a new directory");
-  }
-  std::string base = out_dir;
-  while (base.size() > 1 && base.back() == '/') base.pop_back();
-  const std::string building = base + ".kuzusync-tmp";
-  const std::string delta_dir = base + ".kuzusync-bundle";
-  (void)RemoveTree(env, building);
-  (void)RemoveTree(env, delta_dir);
-  auto cleanup = [&](Status s) {
-    (void)RemoveTree(env, building);
-    (void)RemoveTree(env, delta_dir);
-    return s;
-  };
-  KS_RETURN_IF_ERROR(env->CreateDir(delta_dir));
-  KS_RETURN_IF_ERROR(env->CreateDir(building));
-  Result<Manifest> manifest = ReadArchive(env, bundle_path, delta_dir);
-  if (!manifest.ok()) return cleanup(manifest.status());
-  if (manifest->kind != "bundle") {
-    return cleanup(Status::InvalidArgument(bundle_path + " is a " + manifest->kind + ", not a bundle"));
-  }
+  KS_ASSIGN_OR_RETURN(auto out, NewDirectory::Begin(env, out_dir,
+                                                    "kuzusync writes Cypher only into a new directory"));
+  // The bundle's members are read from a directory of their own, beside.
+  KS_ASSIGN_OR_RETURN(auto delta, NewDirectory::Begin(env, out->building() + ".bundle",
+                                                      "remove it (left by an earlier run)"));
+  KS_RETURN_IF_ERROR(ReadArchiveOfKind(env, bundle_path, delta->building(), "bundle").status());
   std::string schema_text;
-  Status s = ReadFileToString(env, JoinPath(delta_dir, delta::kSchemaMember), &schema_text);
-  if (!s.ok()) return cleanup(s);
-  Result<Schema> schema = ParseSchema(schema_text, bundle_path + ":" + delta::kSchemaMember);
-  if (!schema.ok()) return cleanup(schema.status());
-  CypherBuilder builder(env, schema.value(), delta_dir, building, path_in_cypher);
-  Result<std::string> statements = BuildStatements(builder, schema.value());
-  if (!statements.ok()) return cleanup(statements.status());
-  s = WriteFileAtomically(env, JoinPath(building, "apply.cypher"), statements.value());
-  if (s.ok()) s = env->Rename(building, base);
-  if (!s.ok()) return cleanup(s);
-  return cleanup(Status::Ok());
+  KS_RETURN_IF_ERROR(ReadFileToString(env, JoinPath(delta->building(), delta::kSchemaMember), &schema_text));
+  KS_ASSIGN_OR_RETURN(Schema schema, ParseSchema(schema_text, bundle_path + ":" + delta::kSchemaMember));
+  CypherBuilder builder(env, schema, delta->building(), out->building(), path_in_cypher);
+  KS_ASSIGN_OR_RETURN(std::string statements, BuildStatements(builder, schema));
+  KS_RETURN_IF_ERROR(WriteFileAtomically(env, JoinPath(out->building(), "apply.cypher"), statements));
+  return out->Publish();  // `delta` is never published: it is removed on return
 }
 
 }  // namespace kuzusync

@@ -2,6 +2,7 @@
 // per-table roots; unpack into a new directory that appears all at once.
 
 #include "diff/diff.h"
+#include "diff/new_directory.h"
 
 namespace kuzusync {
 
@@ -46,27 +47,10 @@ Result<SnapshotStats> PackSnapshot(Env* env, const std::string& dir, const std::
 
 Result<Manifest> UnpackSnapshot(Env* env, const std::string& archive_path,
                                 const std::string& dest_dir) {
-  FileType type;
-  uint64_t size = 0;
-  if (env->Stat(dest_dir, &type, &size).ok()) {
-    return Status::Refused(dest_dir + " already exists; unpack writes a new directory");
-  }
-  std::string base = dest_dir;
-  while (base.size() > 1 && base.back() == '/') base.pop_back();
-  const std::string building = base + ".kuzusync-tmp";
-  KS_RETURN_IF_ERROR(RemoveTree(env, building));
-  KS_RETURN_IF_ERROR(env->CreateDir(building));
-  Result<Manifest> manifest = ReadArchive(env, archive_path, building);
-  Status s = manifest.ok() ? Status::Ok() : manifest.status();
-  if (s.ok() && manifest->kind != "snapshot") {
-    s = Status::InvalidArgument(archive_path + " is a " + manifest->kind + ", not a snapshot");
-  }
-  if (s.ok()) s = env->SyncDir(building);
-  if (s.ok()) s = env->Rename(building, base);
-  if (!s.ok()) {
-    (void)RemoveTree(env, building);
-    return s;
-  }
+  KS_ASSIGN_OR_RETURN(auto dest, NewDirectory::Begin(env, dest_dir, "unpack writes a new directory"));
+  KS_ASSIGN_OR_RETURN(Manifest manifest,
+                      ReadArchiveOfKind(env, archive_path, dest->building(), "snapshot"));
+  KS_RETURN_IF_ERROR(dest->Publish());
   return manifest;
 }
 
