@@ -6,52 +6,67 @@
 #include <set>
 #include <tuple>
 
-#include "diff/delta_files.h"
+#include "diff/delta_builder.h"
 #include "diff/diff.h"
 
 namespace kuzusync {
 namespace {
 
-// Delta files being written into a staging directory.
-class DeltaFiles {
- public:
-  DeltaFiles(Env* env, std::string dir) : env_(env), dir_(std::move(dir)) {}
-
-  Status Append(const std::string& member, const std::string& data) {
-    auto it = files_.find(member);
-    if (it == files_.end()) {
-      std::unique_ptr<WritableFile> file;
-      KS_RETURN_IF_ERROR(env_->NewWritableFile(JoinPath(dir_, member), &file));
-      it = files_.emplace(member, std::move(file)).first;
-    }
-    return it->second->Append(data);
-  }
-
-  Status Close(std::vector<ArchiveSource>* sources) {
-    for (auto& [member, file] : files_) {
-      KS_RETURN_IF_ERROR(file->Close());
-      sources->push_back({member, JoinPath(dir_, member)});
-    }
-    files_.clear();
-    return Status::Ok();
-  }
-
- private:
-  Env* env_;
-  std::string dir_;
-  std::map<std::string, std::unique_ptr<WritableFile>> files_;
-};
-
-struct TableDelta {
-  merkle::NodeSummary result;  // starts as B's root
-  uint64_t upserts = 0;
-  uint64_t deletes = 0;
-};
-
 using PairKey = std::tuple<std::string, std::string, std::string, std::string>;
 
 PairKey PairOf(const LeafRows::Counted& row) {
   return {row.connection.from, row.connection.to, row.from_key, row.to_key};
+}
+
+uint64_t CountIn(const LeafRows& rows, const std::string& digest) {
+  auto it = rows.by_digest.find(digest);
+  return it == rows.by_digest.end() ? 0 : it->second.count;
+}
+
+// The delta that turns B's rows of a batch of leaves into A's.
+Status AddLeafDelta(const TableSchema& table, const LeafRows& la, const LeafRows& lb, bool deletes,
+                    DeltaBuilder* delta) {
+  if (table.kind == TableKind::kNode) {
+    for (const auto& [key, row] : la.by_key) {
+      auto other = lb.by_key.find(key);
+      if (other == lb.by_key.end()) {
+        KS_RETURN_IF_ERROR(delta->UpsertNode(table.name, row.csv, row.digest, nullptr));
+      } else if (other->second.digest != row.digest) {
+        KS_RETURN_IF_ERROR(delta->UpsertNode(table.name, row.csv, row.digest, &other->second.digest));
+      }
+    }
+    if (!deletes) return Status::Ok();
+    for (const auto& [key, row] : lb.by_key) {
+      if (la.by_key.count(key) == 0) KS_RETURN_IF_ERROR(delta->DeleteNode(table.name, key, row.digest));
+    }
+    return Status::Ok();
+  }
+  if (!deletes) {
+    for (const auto& [digest, row] : la.by_digest) {
+      uint64_t in_b = CountIn(lb, digest);
+      if (row.count > in_b) {
+        KS_RETURN_IF_ERROR(delta->InsertRel(table.name, row.connection, row.csv, row.digest, row.count - in_b));
+      }
+    }
+    return Status::Ok();
+  }
+  // Whole (from, to) pairs are replaced: see WriteBundle.
+  std::set<PairKey> touched;
+  for (const auto& [digest, row] : la.by_digest) {
+    if (CountIn(lb, digest) != row.count) touched.insert(PairOf(row));
+  }
+  for (const auto& [digest, row] : lb.by_digest) {
+    if (CountIn(la, digest) != row.count) touched.insert(PairOf(row));
+  }
+  for (const auto& [digest, row] : lb.by_digest) {
+    if (touched.count(PairOf(row)) == 0) continue;
+    KS_RETURN_IF_ERROR(delta->DeleteRel(table.name, row.connection, row.csv, row.digest, row.count));
+  }
+  for (const auto& [digest, row] : la.by_digest) {
+    if (touched.count(PairOf(row)) == 0) continue;
+    KS_RETURN_IF_ERROR(delta->InsertRel(table.name, row.connection, row.csv, row.digest, row.count));
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -78,132 +93,31 @@ Result<Manifest> WriteBundle(Env* env, Replica* a, Replica* b, const std::string
     }
   }
 
-  const std::string staging = out_path + ".kuzusync-staging";
-  KS_RETURN_IF_ERROR(RemoveTree(env, staging));
-  KS_RETURN_IF_ERROR(env->CreateDir(staging));
-  DeltaFiles files(env, staging);
-  std::map<std::string, TableDelta> deltas;
-
-  auto on_leaf_rows = [&](const TableSchema& table, const LeafRows& la, const LeafRows& lb) -> Status {
-    TableDelta& d = deltas[table.name];
-    if (table.kind == TableKind::kNode) {
-      std::string upserts, deletes;
-      for (const auto& [key, row] : la.by_key) {
-        auto other = lb.by_key.find(key);
-        if (other != lb.by_key.end() && other->second.digest == row.digest) continue;
-        upserts += row.csv;
-        ++d.upserts;
-        d.result.Add(row.digest);
-        if (other != lb.by_key.end()) d.result.Subtract(other->second.digest);
-      }
-      if (options.deletes) {
-        for (const auto& [key, row] : lb.by_key) {
-          if (la.by_key.count(key) != 0) continue;
-          AppendCsvField(&deletes, key, false, CsvOptions{});
-          deletes += '\n';
-          ++d.deletes;
-          d.result.Subtract(row.digest);
-        }
-      }
-      if (!upserts.empty()) KS_RETURN_IF_ERROR(files.Append(delta::NodeUpserts(table.name), upserts));
-      if (!deletes.empty()) KS_RETURN_IF_ERROR(files.Append(delta::NodeDeletes(table.name), deletes));
-      return Status::Ok();
-    }
-    auto count_in = [](const LeafRows& rows, const std::string& digest) -> uint64_t {
-      auto it = rows.by_digest.find(digest);
-      return it == rows.by_digest.end() ? 0 : it->second.count;
-    };
-    std::map<std::string, std::string> inserts, deletes;  // member -> rows
-    auto insert = [&](const LeafRows::Counted& row, uint64_t times) {
-      std::string& out = inserts[delta::RelInserts(table.name, row.connection)];
-      for (uint64_t i = 0; i < times; ++i) {
-        out += row.csv;
-        d.result.Add(row.digest);
-      }
-      d.upserts += times;
-    };
-    if (!options.deletes) {
-      for (const auto& [digest, row] : la.by_digest) {
-        uint64_t in_b = count_in(lb, digest);
-        if (row.count > in_b) insert(row, row.count - in_b);
-      }
-    } else {
-      std::set<PairKey> touched;
-      for (const auto& [digest, row] : la.by_digest) {
-        if (count_in(lb, digest) != row.count) touched.insert(PairOf(row));
-      }
-      for (const auto& [digest, row] : lb.by_digest) {
-        if (count_in(la, digest) != row.count) touched.insert(PairOf(row));
-      }
-      for (const auto& [digest, row] : lb.by_digest) {
-        if (touched.count(PairOf(row)) == 0) continue;
-        std::string& out = deletes[delta::RelDeletes(table.name, row.connection)];
-        for (uint64_t i = 0; i < row.count; ++i) {
-          out += row.csv;
-          d.result.Subtract(row.digest);
-        }
-        d.deletes += row.count;
-      }
-      for (const auto& [digest, row] : la.by_digest) {
-        if (touched.count(PairOf(row)) != 0) insert(row, row.count);
-      }
-    }
-    for (const auto& [member, rows] : inserts) KS_RETURN_IF_ERROR(files.Append(member, rows));
-    for (const auto& [member, rows] : deletes) KS_RETURN_IF_ERROR(files.Append(member, rows));
-    return Status::Ok();
-  };
-
+  DeltaBuilder delta(env, out_path + ".kuzusync-staging");
+  KS_RETURN_IF_ERROR(delta.Open());
   DiffOptions diff_options;
   diff_options.threads = options.threads;
-  diff_options.on_leaf_rows = on_leaf_rows;
-  Result<DiffReport> report = DiffReplicas(a, b, diff_options);
-  std::vector<ArchiveSource> sources;
-  Status s = report.ok() ? files.Close(&sources) : report.status();
-  if (!s.ok()) {
-    (void)files.Close(&sources);
-    (void)RemoveTree(env, staging);
-    return s;
-  }
+  diff_options.on_leaf_rows = [&](const TableSchema& table, const LeafRows& la, const LeafRows& lb) {
+    return AddLeafDelta(table, la, lb, options.deletes, &delta);
+  };
+  KS_ASSIGN_OR_RETURN(DiffReport report, DiffReplicas(a, b, diff_options));
 
   std::map<std::string, merkle::NodeSummary> roots_a, roots_b, roots_result;
-  Manifest manifest;
-  manifest.kind = "bundle";
-  manifest.options.emplace_back("deletes", options.deletes ? "yes" : "no");
-  for (const TableDiff& t : report->tables) {
+  for (const TableDiff& t : report.tables) {
     roots_a[t.table] = t.root_a;
     roots_b[t.table] = t.root_b;
-    merkle::NodeSummary result = t.root_b;
-    auto it = deltas.find(t.table);
-    Manifest::Table entry;
-    entry.name = t.table;
-    entry.kind = t.kind == TableKind::kNode ? "node" : "rel";
-    if (it != deltas.end()) {
-      // The delta's sums are relative to B: add B's root to them.
-      result.Add(it->second.result);
-      entry.upserts = it->second.upserts;
-      entry.deletes = it->second.deletes;
-    }
-    roots_result[t.table] = result;
-    entry.rows = result.count;
-    entry.root = merkle::SummaryHex(result);
-    manifest.tables.push_back(std::move(entry));
   }
-  manifest.base_root = ReplicaRoot(b->schema(), roots_b);
-  manifest.result_root = ReplicaRoot(b->schema(), roots_result);
+  // The result root is checked before the bundle is published: a delta
+  // that does not turn B into A is a bug, never a file.
+  KS_ASSIGN_OR_RETURN(Manifest manifest, delta.Finish(b->schema(), roots_b, a->schema(), out_path,
+                                                      options.pack, options.deletes, &roots_result));
   if (options.deletes && manifest.result_root != ReplicaRoot(a->schema(), roots_a) &&
       b->schema().tables.size() == a->schema().tables.size()) {
-    (void)RemoveTree(env, staging);
+    (void)env->RemoveFile(out_path);
     return Status::Corrupt("internal check failed: the bundle would not turn " + b->label() +
                            " into " + a->label());
   }
-  if (diff_report != nullptr) *diff_report = report.value();
-  const std::string schema_path = JoinPath(staging, delta::kSchemaMember);
-  s = WriteFileAtomically(env, schema_path, SchemaText(a->schema()));
-  sources.insert(sources.begin(), {delta::kSchemaMember, schema_path});
-  if (s.ok()) s = WriteArchive(env, out_path, &manifest, sources, options.pack);
-  Status cleanup = RemoveTree(env, staging);
-  if (!s.ok()) return s;
-  KS_RETURN_IF_ERROR(cleanup);
+  if (diff_report != nullptr) *diff_report = std::move(report);
   return manifest;
 }
 

@@ -360,6 +360,130 @@ Result<SnapshotStats> PackSnapshot(Env* env, const std::string& dir, const std::
 Result<Manifest> UnpackSnapshot(Env* env, const std::string& archive_path,
                                 const std::string& dest_dir);
 
+
+// ---- Sync: what a replica remembers between syncs, and three-way merge -----
+
+// One counter per replica that made changes; merged (entrywise max) on sync.
+using VersionVector = std::map<std::string, uint64_t>;
+enum class VectorOrder { kEqual, kBehind, kAhead, kConcurrent };  // a relative to b
+VectorOrder CompareVectors(const VersionVector& a, const VersionVector& b);
+std::string VectorText(const VersionVector& v);  // "id:counter,..." sorted by id
+Result<VersionVector> ParseVector(std::string_view text);
+
+// What a replica knows of a peer after the last sync with it.
+struct Checkpoint {
+  std::string peer;
+  int64_t at_ms = 0;               // unix time
+  std::string local_root, remote_root;  // ReplicaRoot of both sides right after
+  std::string schema_hash;         // SHA-256 of SchemaText of the merged schema
+  uint64_t events = 0;             // row changes merged with this peer, all runs
+  std::string table_rows;          // "Table=rows" per table, space-separated
+  std::string remote_vector;       // the peer's version vector (VectorText)
+  std::string base_checksum;       // SHA-256 of the stored base snapshot
+  uint64_t base_bytes = 0;
+};
+
+struct SyncRun {
+  int64_t id = 0;
+  int64_t started_ms = 0, finished_ms = 0;
+  std::string peer;
+  std::string mode;     // "incremental", "full", "unchanged"
+  std::string reason;   // why full: "no checkpoint", "schema changed", "checkpoint unreadable"
+  uint64_t rows_in = 0, rows_out = 0, conflicts = 0;
+  uint64_t bytes_sent = 0, bytes_received = 0;
+  std::string outcome;  // "in sync", "synced", "stopped: conflicts", "dry run", "error"
+  std::string message;
+};
+
+// A row that both sides changed differently. Rows are CSV (default
+// dialect, one line per row); absent means the row does not exist there
+// (deleted, or never created).
+struct SyncConflict {
+  int64_t id = 0, run_id = 0;
+  std::string peer, table, key;
+  std::optional<std::string> base_row, local_row, remote_row;
+  std::string resolution;  // "local", "remote", "merged", "dropped", "unresolved"
+  std::string detail;
+};
+
+class StateDb;
+
+// The sqlite state beside a replica (see BesideReplica): replica id,
+// version vector, checkpoints with their bases, run history, conflicts.
+class SyncState {
+ public:
+  // Creates the state when `create`; otherwise kNotFound if there is none.
+  static Result<std::unique_ptr<SyncState>> Open(const std::string& replica_dir, bool create);
+  ~SyncState();
+
+  const std::string& replica_id() const { return replica_id_; }
+  Result<VersionVector> Vector();
+  Status SaveVector(const VersionVector& vector);
+  Result<std::optional<Checkpoint>> LoadCheckpoint(const std::string& peer);
+  Result<std::vector<Checkpoint>> Checkpoints();
+  // Writes the stored base snapshot of `peer` to `path`; kCorrupt when its
+  // checksum does not match the checkpoint.
+  Status ReadBase(Env* env, const std::string& peer, const std::string& path);
+  // Records a finished sync in one transaction: the checkpoint and the base
+  // (the snapshot file at base_path), the version vector, the run and its
+  // conflicts. Sets run->id.
+  Status Commit(Env* env, const Checkpoint& checkpoint, const std::string& base_path,
+                const VersionVector& vector, SyncRun* run,
+                const std::vector<SyncConflict>& conflicts);
+  // Records a run that changed no checkpoint (unchanged, stopped, failed).
+  Status RecordRun(SyncRun* run, const std::vector<SyncConflict>& conflicts);
+  // When this replica first saw `digest` as the version of a row; records
+  // `now_ms` if never. Commit forgets them all: by then every one is merged.
+  Result<int64_t> FirstSeen(const std::string& table, const std::string& key,
+                            const std::string& digest_hex, int64_t now_ms);
+  Result<std::vector<SyncRun>> Runs(size_t limit);
+  Result<std::vector<SyncConflict>> Conflicts(size_t limit);
+
+ private:
+  explicit SyncState(std::unique_ptr<StateDb> db);
+  std::unique_ptr<StateDb> db_;
+  std::string replica_id_;
+};
+
+enum class ConflictPolicy { kLastWriterWins, kLocalWins, kRemoteWins, kFail };
+
+struct MergeOptions {
+  ConflictPolicy policy = ConflictPolicy::kLastWriterWins;
+  // lww: the column whose greater value wins (numbers compare as numbers).
+  // Empty: the version first seen later wins, by first_seen below.
+  std::string lww_column;
+  // Numeric columns merged as base + (local - base) + (remote - base).
+  std::map<std::string, std::vector<std::string>> counters;  // table -> columns
+  int threads = 0;
+  // lww without a column: when a version of a row (RowDigest hex) was first
+  // seen on the local (true) or remote side. May be empty: then local wins ties.
+  std::function<int64_t(bool local, const std::string& table, const std::string& key,
+                        const std::string& digest_hex)>
+      first_seen;
+  PackOptions pack;
+};
+
+struct MergeResult {
+  std::vector<SyncConflict> conflicts;  // every conflict and how it was resolved
+  bool stopped = false;                 // policy fail met a conflict: no bundle written
+  uint64_t rows_to_local = 0, rows_to_remote = 0;  // row changes each way
+  bool local_bundle = false, remote_bundle = false;  // written (there were changes)
+  std::string merged_root;              // ReplicaRoot of the result on both sides
+};
+
+// Three-way merge of `local` and `remote` against `base` (their state after
+// the last sync), or a full two-way reconciliation when base is null.
+// Tables must have the same shape on all sides. Writes the bundle that
+// brings local to the merged state to local_bundle and the one for remote
+// to remote_bundle (when there is something to bring). `local_changed` /
+// `remote_changed` false say the side equals base (its changes are not
+// looked for). In the local bundle, rel changes replace whole (from, to)
+// pairs, so that its Cypher (WriteCypher) needs no property matching.
+Result<MergeResult> MergeReplicas(Env* env, Replica* local, Replica* base, Replica* remote,
+                                  bool local_changed, bool remote_changed,
+                                  const MergeOptions& options, const std::string& local_bundle,
+                                  const std::string& remote_bundle);
+
 }  // namespace kuzusync
 
 #endif  // KUZUSYNC_DIFF_DIFF_H_

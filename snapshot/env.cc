@@ -245,6 +245,10 @@ class MemEnv final : public Env {
     *lock = std::make_unique<FileLock>();
     return Status::Ok();
   }
+  Status TryLockFile(const std::string& path, LockMode mode,
+                     std::unique_ptr<FileLock>* lock) override {
+    return LockFile(path, mode, lock);
+  }
 
  private:
   class MemSequentialFile final : public SequentialFile {

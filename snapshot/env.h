@@ -90,6 +90,10 @@ class Env {
   // Readers share; a writer excludes everyone.
   virtual Status LockFile(const std::string& path, LockMode mode,
                           std::unique_ptr<FileLock>* lock) = 0;
+  // As LockFile, but kBusy at once when another holder is in the way (cron
+  // runs that overlap must not queue up).
+  virtual Status TryLockFile(const std::string& path, LockMode mode,
+                             std::unique_ptr<FileLock>* lock) = 0;
 };
 
 // An Env whose files live in memory only; for tests. Caller owns the result.

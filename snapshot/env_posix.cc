@@ -92,12 +92,23 @@ class PosixFileLock final : public FileLock {
 class PosixEnv final : public Env {
  public:
   Status LockFile(const std::string& path, LockMode mode, std::unique_ptr<FileLock>* lock) override {
+    return Lock(path, mode, /*wait=*/true, lock);
+  }
+
+  Status TryLockFile(const std::string& path, LockMode mode,
+                     std::unique_ptr<FileLock>* lock) override {
+    return Lock(path, mode, /*wait=*/false, lock);
+  }
+
+  Status Lock(const std::string& path, LockMode mode, bool wait, std::unique_ptr<FileLock>* lock) {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return PosixError(path, errno);
-    while (::flock(fd, mode == LockMode::kExclusive ? LOCK_EX : LOCK_SH) != 0) {
+    const int operation = (mode == LockMode::kExclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB);
+    while (::flock(fd, operation) != 0) {
       if (errno == EINTR) continue;
       int err = errno;
       ::close(fd);
+      if (err == EWOULDBLOCK) return Status::Busy(path + " is held by another process");
       return PosixError(path, err);
     }
     *lock = std::make_unique<PosixFileLock>(fd);
