@@ -346,8 +346,15 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
   }
   Result<std::string> new_root = ReplicaRoot(rebuilt->schema, roots);
   if (!result.forced && new_root.value() != manifest->result_root) {
+    std::string tables;
+    for (const Manifest::Table& t : manifest->tables) {
+      if (merkle::SummaryHex(roots[t.name]) == t.root) continue;
+      tables += (tables.empty() ? "" : ", ") + t.name + " (" + std::to_string(roots[t.name].count) +
+                " rows, the bundle expects " + std::to_string(t.rows) + ")";
+    }
     return cleanup(Status::Corrupt("applying " + bundle_path + " to " + dir_b +
-                                   " did not give the bundle's result root; " + dir_b + " is unchanged"));
+                                   " did not give the bundle's result root (tables: " + tables + "); " +
+                                   dir_b + " is unchanged"));
   }
   // The one step that publishes: B's old and new versions trade places.
   s = env->ExchangePaths(staging, dir_b);

@@ -214,6 +214,9 @@ struct DiffOptions {
   // When set, called with both sides' rows of every batch of differing
   // leaves (whole rows kept): how deltas are built from a comparison.
   std::function<Status(const TableSchema&, const LeafRows& a, const LeafRows& b)> on_leaf_rows;
+  // Whole node rows of B too (a bundle needs only their digests; a merge
+  // may send either side's).
+  bool keep_node_rows_of_b = false;
 };
 
 // Compares one table given both sides' trees and rows. Adds to *stats.
@@ -401,12 +404,18 @@ struct SyncRun {
 struct SyncConflict {
   int64_t id = 0, run_id = 0;
   std::string peer, table, key;
+  bool base_known = true;  // false in a full sync: there was no base
   std::optional<std::string> base_row, local_row, remote_row;
   std::string resolution;  // "local", "remote", "merged", "dropped", "unresolved"
   std::string detail;
 };
 
 class StateDb;
+
+struct SeenVersion {
+  std::string table, key, digest_hex;
+  int64_t at_ms = 0;
+};
 
 // The sqlite state beside a replica (see BesideReplica): replica id,
 // version vector, checkpoints with their bases, run history, conflicts.
@@ -424,18 +433,26 @@ class SyncState {
   // Writes the stored base snapshot of `peer` to `path`; kCorrupt when its
   // checksum does not match the checkpoint.
   Status ReadBase(Env* env, const std::string& peer, const std::string& path);
+  // A run is recorded when it starts (outcome "running": one that stays so
+  // was killed) and sets run->id; FinishRun or Commit record how it ended.
+  Status BeginRun(SyncRun* run);
+  Status FinishRun(const SyncRun& run, const std::vector<SyncConflict>& conflicts);
   // Records a finished sync in one transaction: the checkpoint and the base
   // (the snapshot file at base_path), the version vector, the run and its
-  // conflicts. Sets run->id.
+  // conflicts.
   Status Commit(Env* env, const Checkpoint& checkpoint, const std::string& base_path,
-                const VersionVector& vector, SyncRun* run,
+                const VersionVector& vector, const SyncRun& run,
                 const std::vector<SyncConflict>& conflicts);
-  // Records a run that changed no checkpoint (unchanged, stopped, failed).
-  Status RecordRun(SyncRun* run, const std::vector<SyncConflict>& conflicts);
-  // When this replica first saw `digest` as the version of a row; records
-  // `now_ms` if never. Commit forgets them all: by then every one is merged.
+  // When this replica first saw `digest` (hex; empty: the row deleted) as
+  // the version of a row: records now_ms if never seen, or with now_ms 0
+  // only looks (0: never seen). Commit forgets local ones: they are merged.
   Result<int64_t> FirstSeen(const std::string& table, const std::string& key,
                             const std::string& digest_hex, int64_t now_ms);
+  // A hub keeps the first-seen times its clients report with their changes
+  // (the earliest wins), for the next client's last-writer-wins.
+  Status RecordSeen(const std::vector<SeenVersion>& seen);
+  // Merges (entrywise max) another vector into this replica's.
+  Status MergeVector(const VersionVector& other);
   Result<std::vector<SyncRun>> Runs(size_t limit);
   Result<std::vector<SyncConflict>> Conflicts(size_t limit);
 
@@ -469,6 +486,9 @@ struct MergeResult {
   uint64_t rows_to_local = 0, rows_to_remote = 0;  // row changes each way
   bool local_bundle = false, remote_bundle = false;  // written (there were changes)
   std::string merged_root;              // ReplicaRoot of the result on both sides
+  std::string table_rows;  // "Table=rows" per table after the merge
+  // Node rows whose local version the remote bundle carries (at_ms unset).
+  std::vector<SeenVersion> local_versions_sent;
 };
 
 // Three-way merge of `local` and `remote` against `base` (their state after

@@ -37,7 +37,8 @@ const char* const kMigrations[] = {
     " bytes_sent INTEGER NOT NULL, bytes_received INTEGER NOT NULL, outcome TEXT NOT NULL,"
     " message TEXT NOT NULL);"
     "CREATE TABLE conflicts(id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL,"
-    " peer TEXT NOT NULL, table_name TEXT NOT NULL, row_key TEXT NOT NULL, base_row TEXT,"
+    " peer TEXT NOT NULL, table_name TEXT NOT NULL, row_key TEXT NOT NULL,"
+    " base_known INTEGER NOT NULL, base_row TEXT,"
     " local_row TEXT, remote_row TEXT, resolution TEXT NOT NULL, detail TEXT NOT NULL);"
     "CREATE TABLE first_seen(table_name TEXT NOT NULL, row_key TEXT NOT NULL,"
     " digest TEXT NOT NULL, at_ms INTEGER NOT NULL, PRIMARY KEY(table_name, row_key, digest));",

@@ -2,6 +2,7 @@
 // sqlite state beside a replica; version vector arithmetic.
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 
 #include "archive/archive.h"
@@ -12,6 +13,12 @@ namespace kuzusync {
 namespace {
 
 constexpr size_t kBaseChunk = 8 << 20;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 constexpr int kKeepRuns = 10000;  // cron every 5 minutes: about a month of history
 
 std::optional<std::string> OptionalText(const Statement& stmt, int column) {
@@ -56,30 +63,31 @@ Status Done(StateDb* db, Statement& stmt, const char* what) {
   return db->Error(what);
 }
 
-Status InsertRun(StateDb* db, SyncRun* run, const std::vector<SyncConflict>& conflicts) {
-  Statement insert(db->db(),
-                   "INSERT INTO runs(started_ms, finished_ms, peer, mode, reason, rows_in, rows_out,"
-                   " conflicts, bytes_sent, bytes_received, outcome, message)"
-                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  insert.Bind(1, run->started_ms).Bind(2, run->finished_ms).Bind(3, run->peer).Bind(4, run->mode);
-  insert.Bind(5, run->reason).Bind(6, static_cast<int64_t>(run->rows_in));
-  insert.Bind(7, static_cast<int64_t>(run->rows_out)).Bind(8, static_cast<int64_t>(run->conflicts));
-  insert.Bind(9, static_cast<int64_t>(run->bytes_sent));
-  insert.Bind(10, static_cast<int64_t>(run->bytes_received)).Bind(11, run->outcome).Bind(12, run->message);
-  KS_RETURN_IF_ERROR(Done(db, insert, "recording the run"));
-  run->id = sqlite3_last_insert_rowid(db->db());
+// Writes the run's final values over its "running" row, and its conflicts.
+Status UpdateRun(StateDb* db, const SyncRun& run, const std::vector<SyncConflict>& conflicts) {
+  Statement update(db->db(),
+                   "UPDATE runs SET finished_ms = ?, mode = ?, reason = ?, rows_in = ?, rows_out = ?,"
+                   " conflicts = ?, bytes_sent = ?, bytes_received = ?, outcome = ?, message = ?"
+                   " WHERE id = ?");
+  update.Bind(1, run.finished_ms).Bind(2, run.mode).Bind(3, run.reason);
+  update.Bind(4, static_cast<int64_t>(run.rows_in)).Bind(5, static_cast<int64_t>(run.rows_out));
+  update.Bind(6, static_cast<int64_t>(run.conflicts)).Bind(7, static_cast<int64_t>(run.bytes_sent));
+  update.Bind(8, static_cast<int64_t>(run.bytes_received)).Bind(9, run.outcome).Bind(10, run.message);
+  update.Bind(11, run.id);
+  KS_RETURN_IF_ERROR(Done(db, update, "recording the run"));
   for (const SyncConflict& c : conflicts) {
     Statement add(db->db(),
-                  "INSERT INTO conflicts(run_id, peer, table_name, row_key, base_row, local_row,"
-                  " remote_row, resolution, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    add.Bind(1, run->id).Bind(2, run->peer).Bind(3, c.table).Bind(4, c.key);
-    BindOptional(&add, 5, c.base_row);
-    BindOptional(&add, 6, c.local_row);
-    BindOptional(&add, 7, c.remote_row);
-    add.Bind(8, c.resolution).Bind(9, c.detail);
+                  "INSERT INTO conflicts(run_id, peer, table_name, row_key, base_known, base_row,"
+                  " local_row, remote_row, resolution, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    add.Bind(1, run.id).Bind(2, run.peer).Bind(3, c.table).Bind(4, c.key);
+    add.Bind(5, int64_t{c.base_known ? 1 : 0});
+    BindOptional(&add, 6, c.base_row);
+    BindOptional(&add, 7, c.local_row);
+    BindOptional(&add, 8, c.remote_row);
+    add.Bind(9, c.resolution).Bind(10, c.detail);
     KS_RETURN_IF_ERROR(Done(db, add, "recording a conflict"));
   }
-  return db->Exec("DELETE FROM runs WHERE id <= " + std::to_string(run->id - kKeepRuns));
+  return Status::Ok();
 }
 
 }  // namespace
@@ -224,7 +232,7 @@ Status SyncState::ReadBase(Env* env, const std::string& peer, const std::string&
 }
 
 Status SyncState::Commit(Env* env, const Checkpoint& checkpoint, const std::string& base_path,
-                         const VersionVector& vector, SyncRun* run,
+                         const VersionVector& vector, const SyncRun& run,
                          const std::vector<SyncConflict>& conflicts) {
   Checkpoint stored = checkpoint;
   KS_ASSIGN_OR_RETURN(stored.base_checksum, Sha256File(env, base_path));
@@ -266,28 +274,69 @@ Status SyncState::Commit(Env* env, const Checkpoint& checkpoint, const std::stri
   }
   // Every version seen so far is merged now: its time has served.
   KS_RETURN_IF_ERROR(db_->Exec("DELETE FROM first_seen"));
-  KS_RETURN_IF_ERROR(InsertRun(db_.get(), run, conflicts));
+  KS_RETURN_IF_ERROR(UpdateRun(db_.get(), run, conflicts));
   return t.Commit();
 }
 
-Status SyncState::RecordRun(SyncRun* run, const std::vector<SyncConflict>& conflicts) {
+Status SyncState::BeginRun(SyncRun* run) {
   Transaction t(db_.get());
   KS_RETURN_IF_ERROR(t.Begin());
-  KS_RETURN_IF_ERROR(InsertRun(db_.get(), run, conflicts));
+  Statement insert(db_->db(),
+                   "INSERT INTO runs(started_ms, finished_ms, peer, mode, reason, rows_in, rows_out,"
+                   " conflicts, bytes_sent, bytes_received, outcome, message)"
+                   " VALUES (?, 0, ?, ?, '', 0, 0, 0, 0, 0, 'running', '')");
+  insert.Bind(1, run->started_ms).Bind(2, run->peer).Bind(3, run->mode);
+  KS_RETURN_IF_ERROR(Done(db_.get(), insert, "recording the run"));
+  run->id = sqlite3_last_insert_rowid(db_->db());
+  KS_RETURN_IF_ERROR(db_->Exec("DELETE FROM runs WHERE id <= " + std::to_string(run->id - kKeepRuns)));
+  KS_RETURN_IF_ERROR(db_->Exec("DELETE FROM conflicts WHERE run_id <= " +
+                               std::to_string(run->id - kKeepRuns)));
+  return t.Commit();
+}
+
+Status SyncState::FinishRun(const SyncRun& run, const std::vector<SyncConflict>& conflicts) {
+  Transaction t(db_.get());
+  KS_RETURN_IF_ERROR(t.Begin());
+  KS_RETURN_IF_ERROR(UpdateRun(db_.get(), run, conflicts));
   return t.Commit();
 }
 
 Result<int64_t> SyncState::FirstSeen(const std::string& table, const std::string& key,
                                      const std::string& digest_hex, int64_t now_ms) {
-  Statement put(db_->db(),
-                "INSERT OR IGNORE INTO first_seen(table_name, row_key, digest, at_ms) VALUES (?, ?, ?, ?)");
-  put.Bind(1, table).Bind(2, key).Bind(3, digest_hex).Bind(4, now_ms);
-  KS_RETURN_IF_ERROR(Done(db_.get(), put, "recording a first-seen time"));
-  Statement get(db_->db(), "SELECT at_ms FROM first_seen WHERE table_name = ? AND row_key = ? AND digest = ?");
-  if (get.Bind(1, table).Bind(2, key).Bind(3, digest_hex).Step() != SQLITE_ROW) {
-    return db_->Error("reading a first-seen time");
+  if (now_ms != 0) {
+    Statement put(db_->db(),
+                  "INSERT OR IGNORE INTO first_seen(table_name, row_key, digest, at_ms) VALUES (?, ?, ?, ?)");
+    put.Bind(1, table).Bind(2, key).Bind(3, digest_hex).Bind(4, now_ms);
+    KS_RETURN_IF_ERROR(Done(db_.get(), put, "recording a first-seen time"));
   }
+  Statement get(db_->db(), "SELECT at_ms FROM first_seen WHERE table_name = ? AND row_key = ? AND digest = ?");
+  int rc = get.Bind(1, table).Bind(2, key).Bind(3, digest_hex).Step();
+  if (rc == SQLITE_DONE) return int64_t{0};
+  if (rc != SQLITE_ROW) return db_->Error("reading a first-seen time");
   return get.Int(0);
+}
+
+Status SyncState::RecordSeen(const std::vector<SeenVersion>& seen) {
+  Transaction t(db_.get());
+  KS_RETURN_IF_ERROR(t.Begin());
+  for (const SeenVersion& v : seen) {
+    Statement put(db_->db(),
+                  "INSERT INTO first_seen(table_name, row_key, digest, at_ms) VALUES (?, ?, ?, ?)"
+                  " ON CONFLICT DO UPDATE SET at_ms = MIN(at_ms, excluded.at_ms)");
+    put.Bind(1, v.table).Bind(2, v.key).Bind(3, v.digest_hex).Bind(4, v.at_ms);
+    KS_RETURN_IF_ERROR(Done(db_.get(), put, "recording first-seen times"));
+  }
+  // Times only break ties between changes made between two syncs; after
+  // 90 days they have long served.
+  KS_RETURN_IF_ERROR(db_->Exec("DELETE FROM first_seen WHERE at_ms < " +
+                               std::to_string(NowMs() - int64_t{90} * 24 * 3600 * 1000)));
+  return t.Commit();
+}
+
+Status SyncState::MergeVector(const VersionVector& other) {
+  KS_ASSIGN_OR_RETURN(VersionVector mine, Vector());
+  for (const auto& [id, n] : other) mine[id] = std::max(mine[id], n);
+  return SaveVector(mine);
 }
 
 Result<std::vector<SyncRun>> SyncState::Runs(size_t limit) {
@@ -323,7 +372,7 @@ Result<std::vector<SyncConflict>> SyncState::Conflicts(size_t limit) {
   std::vector<SyncConflict> out;
   Statement all(db_->db(),
                 "SELECT id, run_id, peer, table_name, row_key, base_row, local_row, remote_row,"
-                " resolution, detail FROM conflicts ORDER BY id DESC LIMIT ?");
+                " resolution, detail, base_known FROM conflicts ORDER BY id DESC LIMIT ?");
   all.Bind(1, static_cast<int64_t>(limit));
   int rc;
   while ((rc = all.Step()) == SQLITE_ROW) {
@@ -338,6 +387,7 @@ Result<std::vector<SyncConflict>> SyncState::Conflicts(size_t limit) {
     c.remote_row = OptionalText(all, 7);
     c.resolution = all.Text(8);
     c.detail = all.Text(9);
+    c.base_known = all.Int(10) != 0;
     out.push_back(std::move(c));
   }
   if (rc != SQLITE_DONE) return db_->Error("reading conflicts");

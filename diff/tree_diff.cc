@@ -187,7 +187,7 @@ Status DiffTable(const TableSchema& table, TreeView* a, TreeView* b, RowSource* 
   // A delta needs A's whole rows (they are sent) but of B's only rel rows
   // (whole pairs are replaced); node rows of B need just their digests.
   const bool keep_rows = static_cast<bool>(options.on_leaf_rows);
-  const bool keep_b = keep_rows && table.kind == TableKind::kRel;
+  const bool keep_b = keep_rows && (table.kind == TableKind::kRel || options.keep_node_rows_of_b);
   // Resolve the differing leaves in batches whose rows fit the memory bound.
   size_t begin = 0;
   while (begin < differing.size()) {

@@ -119,4 +119,33 @@ Status ScanDataFile(Env* env, const ExportDir& export_dir, const DataFile& file,
   }
 }
 
+namespace {
+
+class StringFile final : public SequentialFile {
+ public:
+  explicit StringFile(std::string_view text) : text_(text) {}
+  Status Read(size_t n, char* scratch, size_t* read) override {
+    *read = text_.copy(scratch, n);
+    text_.remove_prefix(*read);
+    return Status::Ok();
+  }
+
+ private:
+  std::string_view text_;
+};
+
+}  // namespace
+
+Status ScanCsvText(std::string_view text, const std::string& what,
+                   const std::function<Status(const RowView&)>& on_row) {
+  StringFile input(text);
+  CsvReader reader(&input, CsvOptions{}, what, 1 << 12);
+  while (true) {
+    bool has_row = false;
+    KS_RETURN_IF_ERROR(reader.Next(&has_row));
+    if (!has_row) return Status::Ok();
+    KS_RETURN_IF_ERROR(on_row(RowView{&reader.fields(), &reader.nulls(), reader.row_line()}));
+  }
+}
+
 }  // namespace kuzusync

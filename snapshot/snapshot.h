@@ -118,6 +118,11 @@ Status ScanDataFile(Env* env, const ExportDir& export_dir, const DataFile& file,
 void AppendCsvField(std::string* out, std::string_view value, bool is_null,
                     const CsvOptions& options);
 
+// Parses text holding CSV rows in the default dialect (what AppendCsvRow
+// writes) and calls on_row for each; `what` names the text in errors.
+Status ScanCsvText(std::string_view text, const std::string& what,
+                   const std::function<Status(const RowView&)>& on_row);
+
 // Appends a whole row and its newline.
 void AppendCsvRow(std::string* out, const RowView& row, const CsvOptions& options);
 

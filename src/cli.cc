@@ -16,6 +16,7 @@
 #include "transfer/transfer.h"
 #include "snapshot/snapshot.h"
 #include "src/json_writer.h"
+#include "src/sync_cli.h"
 
 namespace kuzusync {
 namespace {
@@ -482,9 +483,43 @@ int RunCli(int argc, char** argv) {
   serve_cmd->add_option("--max-sessions", daemon.max_sessions, "exit after this many sessions");
   serve_cmd->add_option("--threads", threads, "hashing threads per session");
 
+  SyncOptions sync_options;
+  std::string policy = "lww";
+  std::vector<std::string> counters;
+  size_t limit = 100;
+  CLI::App* sync = app.add_subcommand(
+      "sync", "Two-way sync of LOCAL with REMOTE, three-way merged against the last checkpoint. "
+              "Exit 0 in sync, 1 stopped by conflicts, 2 trouble, 3 busy.");
+  sync->add_option("LOCAL", dir_a, "this site's export directory")->required();
+  sync->add_option("REMOTE", dir_b, "the peer: path, host:path, ssh://..., kuzusync://...")->required();
+  sync->add_option("--policy", policy, "conflicts: lww (default), local-wins, remote-wins, fail")
+      ->check(CLI::IsMember({"lww", "local-wins", "remote-wins", "fail"}));
+  sync->add_option("--lww-column", sync_options.merge.lww_column,
+                   "lww: the greater value of this column wins (else the later first-seen change)");
+  sync->add_option("--merge-counters", counters,
+                   "TABLE.COLUMN merged as base + local change + remote change (repeatable)");
+  sync->add_option("--emit-cypher", sync_options.emit_cypher_dir,
+                   "also write incoming changes as Cypher: DIR/<run>/apply.cypher, one batch per run");
+  sync->add_flag("--dry-run", sync_options.dry_run, "report what would change; change nothing");
+  sync->add_flag("--json", json, "print the run's report as JSON");
+  sync->add_flag("-q,--quiet", quiet, "print only errors");
+  sync->add_option("--threads", threads, "threads (default: all cores)");
+  add_connect(sync);
+  CLI::App* status = app.add_subcommand(
+      "status", "Replica id, version vector, checkpoints per peer, last runs, pending conflicts.");
+  CLI::App* log = app.add_subcommand("log", "History of sync runs, oldest first.");
+  CLI::App* conflicts_cmd = app.add_subcommand("conflicts", "Conflicts met by sync, with both sides and the base.");
+  for (CLI::App* cmd : {status, log, conflicts_cmd}) {
+    cmd->add_option("LOCAL", dir_a, "export directory")->required();
+    cmd->add_flag("--json", json, "print JSON");
+  }
+  for (CLI::App* cmd : {log, conflicts_cmd}) {
+    cmd->add_option("-n,--limit", limit, "at most this many, the latest (default 100)");
+  }
+
   // Every command that hashes a local replica may keep its trees beside it.
   bool no_cache = false;
-  for (CLI::App* cmd : {diff, hash, bundle, apply, pack, push, pull, serve_cmd}) {
+  for (CLI::App* cmd : {diff, hash, bundle, apply, pack, push, pull, serve_cmd, sync}) {
     cmd->add_flag("--no-cache", no_cache,
                   "do not read or write the tree cache beside local replicas (.<name>.kuzusync/)");
   }
@@ -537,6 +572,32 @@ int RunCli(int argc, char** argv) {
     }
     return RunTransfer(dir_a, dir_b, transfer, json, quiet);
   }
+  if (sync->parsed()) {
+    auto& merge = sync_options.merge;
+    merge.policy = policy == "local-wins"    ? ConflictPolicy::kLocalWins
+                   : policy == "remote-wins" ? ConflictPolicy::kRemoteWins
+                   : policy == "fail"        ? ConflictPolicy::kFail
+                                             : ConflictPolicy::kLastWriterWins;
+    for (const std::string& c : counters) {
+      size_t dot = c.rfind('.');
+      if (dot == std::string::npos || dot == 0 || dot + 1 == c.size()) {
+        return ReportError(Status::InvalidArgument("--merge-counters wants TABLE.COLUMN, not '" + c + "'"));
+      }
+      merge.counters[c.substr(0, dot)].push_back(c.substr(dot + 1));
+    }
+    sync_options.threads = threads;
+    sync_options.connect = connect;
+    sync_options.connect.use_tree_cache = !no_cache;
+    const char* tmp = std::getenv("TMPDIR");
+    sync_options.temp_dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+    if (!quiet && !json && ::isatty(2)) {
+      sync_options.progress = [](const std::string& line) { std::cerr << "kuzusync: " << line << "\n"; };
+    }
+    return RunSync(dir_a, dir_b, sync_options, json, quiet);
+  }
+  if (status->parsed()) return RunStatus(dir_a, json);
+  if (log->parsed()) return RunLog(dir_a, json, limit);
+  if (conflicts_cmd->parsed()) return RunConflicts(dir_a, json, limit);
   if (serve_cmd->parsed()) {
     serve.env = Env::Default();
     serve.threads = threads;

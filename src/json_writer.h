@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,13 @@ class JsonWriter {
     out_ += buf;
     return *this;
   }
+  JsonWriter& Null() {
+    Separate();
+    out_ += "null";
+    return *this;
+  }
+  JsonWriter& Value(const std::string& s) { return Value(std::string_view(s)); }
+  JsonWriter& OptionalValue(const std::optional<std::string>& s) { return s ? Value(*s) : Null(); }
   JsonWriter& Value(bool b) {
     Separate();
     out_ += b ? "true" : "false";

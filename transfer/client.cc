@@ -78,7 +78,11 @@ class Remote final : public RemoteReplica {
     return channel_.Expect(Msg::kHelloOk, &payload);
   }
 
-  Status Open(const std::vector<std::string>& tables, uint64_t leaf_rows);
+  Status Open(const std::vector<std::string>& tables, uint64_t leaf_rows,
+              const std::string& expected_root);
+  bool unchanged() const override { return unchanged_; }
+  Result<State> GetState(const std::vector<SeenVersion>& queries) override;
+  Status PutState(const VersionVector& vector, const std::vector<SeenVersion>& seen) override;
 
   std::string label() const override { return label_; }
   const Schema& schema() const override { return schema_; }
@@ -108,6 +112,7 @@ class Remote final : public RemoteReplica {
   bool in_process_;
   std::thread server_;
   uint64_t round_trips_ = 0;
+  bool unchanged_ = false;
   Schema schema_;
   std::vector<Table> tables_;
   std::map<std::string, std::unique_ptr<RemoteTreeView>> views_;
@@ -225,11 +230,13 @@ class RemoteRowSource final : public RowSource {
   Remote* remote_;
 };
 
-Status Remote::Open(const std::vector<std::string>& tables, uint64_t leaf_rows) {
+Status Remote::Open(const std::vector<std::string>& tables, uint64_t leaf_rows,
+                    const std::string& expected_root) {
   Encoder e;
   e.Varint(tables.size());
   for (const std::string& t : tables) e.Bytes(t);
   e.Varint(leaf_rows);
+  if (!expected_root.empty()) e.Bytes(expected_root);
   std::string answer;
   KS_RETURN_IF_ERROR(Call(Msg::kOpen, e.str(), Msg::kTrees, &answer));
   Decoder d(answer);
@@ -250,7 +257,51 @@ Status Remote::Open(const std::vector<std::string>& tables, uint64_t leaf_rows) 
     t.depth = static_cast<int>(depth);
     tables_.push_back(std::move(t));
   }
+  uint64_t unchanged = 0;
+  if (!d.done()) KS_RETURN_IF_ERROR(d.Varint(&unchanged));
+  unchanged_ = unchanged != 0;
   return Status::Ok();
+}
+
+namespace {
+
+void EncodeSeen(Encoder* e, const SeenVersion& v, bool with_time) {
+  e->Bytes(v.table).Bytes(v.key).Bytes(v.digest_hex);
+  if (with_time) e->Varint(static_cast<uint64_t>(v.at_ms));
+}
+
+}  // namespace
+
+Result<RemoteReplica::State> Remote::GetState(const std::vector<SeenVersion>& queries) {
+  Encoder e;
+  e.Varint(queries.size());
+  for (const SeenVersion& q : queries) EncodeSeen(&e, q, /*with_time=*/false);
+  std::string answer;
+  KS_RETURN_IF_ERROR(Call(Msg::kGetState, e.str(), Msg::kState, &answer));
+  Decoder d(answer);
+  State state;
+  std::string vector_text;
+  uint64_t n = 0;
+  KS_RETURN_IF_ERROR(d.Bytes(&state.replica_id, 256));
+  KS_RETURN_IF_ERROR(d.Bytes(&vector_text));
+  KS_ASSIGN_OR_RETURN(state.vector, ParseVector(vector_text));
+  KS_RETURN_IF_ERROR(d.Varint(&n));
+  if (n != queries.size()) return Status::Corrupt("protocol: wrong number of first-seen times");
+  state.first_seen.resize(n);
+  for (int64_t& at : state.first_seen) {
+    uint64_t v = 0;
+    KS_RETURN_IF_ERROR(d.Varint(&v));
+    at = static_cast<int64_t>(v);
+  }
+  return state;
+}
+
+Status Remote::PutState(const VersionVector& vector, const std::vector<SeenVersion>& seen) {
+  Encoder e;
+  e.Bytes(VectorText(vector)).Varint(seen.size());
+  for (const SeenVersion& v : seen) EncodeSeen(&e, v, /*with_time=*/true);
+  std::string answer;
+  return Call(Msg::kPutState, e.str(), Msg::kStateSaved, &answer);
 }
 
 TreeView* Remote::tree(const std::string& table) {
@@ -404,7 +455,7 @@ Result<std::unique_ptr<RemoteReplica>> RemoteReplica::Connect(Env* env, const Re
   auto remote = std::make_unique<Remote>(spec.text, std::move(stream), std::move(server));
   remote->env = env;
   KS_RETURN_IF_ERROR(remote->Hello(replica, token, access));
-  KS_RETURN_IF_ERROR(remote->Open(tables, options.tree_leaf_rows));
+  KS_RETURN_IF_ERROR(remote->Open(tables, options.tree_leaf_rows, options.expected_root));
   return std::unique_ptr<RemoteReplica>(std::move(remote));
 }
 

@@ -1,42 +1,12 @@
 // Transfer: the rows a destination lacks, found by comparing trees over the
 // protocol, shipped as one bundle and applied atomically on arrival.
 
-#include <signal.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdlib>
-
 #include <chrono>
 
+#include "transfer/temp_files.h"
 #include "transfer/transfer.h"
 
 namespace kuzusync {
-
-namespace {
-
-// A push killed while building or sending its bundle leaves the file (and
-// its staging directory) in the temp dir. Their names carry the pid: remove
-// those whose process is gone.
-void RemoveStaleBundles(Env* env, const std::string& temp_dir) {
-  std::vector<DirEntry> entries;
-  if (!env->ListDir(temp_dir, &entries).ok()) return;
-  for (const DirEntry& e : entries) {
-    if (e.name.rfind("kuzusync-", 0) != 0 || e.name.find(".kzb") == std::string::npos) continue;
-    long pid = std::strtol(e.name.c_str() + 9, nullptr, 10);
-    if (pid <= 0 || pid == ::getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) {
-      continue;
-    }
-    const std::string path = JoinPath(temp_dir, e.name);
-    if (e.type == FileType::kDirectory) {
-      (void)RemoveTree(env, path);
-    } else {
-      (void)env->RemoveFile(path);
-    }
-  }
-}
-
-}  // namespace
 
 Result<TransferReport> Transfer(Env* env, const std::string& from, const std::string& to,
                                 const TransferOptions& options) {
@@ -58,10 +28,8 @@ Result<TransferReport> Transfer(Env* env, const std::string& from, const std::st
                       RemoteReplica::Connect(env, to_spec, connect,
                                              options.dry_run ? Access::kRead : Access::kWrite, {}));
 
-  RemoveStaleBundles(env, options.temp_dir);
-  const std::string bundle_path = JoinPath(
-      options.temp_dir, "kuzusync-" + std::to_string(::getpid()) + "-" +
-                            std::to_string(start.time_since_epoch().count()) + ".kzb");
+  RemoveStaleTempFiles(env, options.temp_dir);
+  const std::string bundle_path = TempPath(options.temp_dir, "push");
   BundleOptions bundle;
   bundle.deletes = options.deletes;
   bundle.pack = options.pack;

@@ -94,6 +94,8 @@ class Session {
         case Msg::kRows: s = Rows(payload); break;
         case Msg::kPrints: s = Prints(payload); break;
         case Msg::kPutBegin: s = Put(payload); break;
+        case Msg::kGetState: s = GetState(payload); break;
+        case Msg::kPutState: s = PutState(payload); break;
         case Msg::kBye: return Status::Ok();
         case Msg::kError: return wire::DecodeError(payload);
         default: s = Status::Corrupt("protocol: unexpected message " + std::to_string(int(type)));
@@ -112,15 +114,78 @@ class Session {
     uint64_t leaf_rows = merkle::kNetworkLeafRows;
     KS_RETURN_IF_ERROR(d.Varint(&leaf_rows));
     if (leaf_rows == 0 || leaf_rows > (1u << 20)) return Status::InvalidArgument("protocol: bad leaf size");
+    std::string expected_root;  // sync: the root the client saw last time
+    if (!d.done()) KS_RETURN_IF_ERROR(d.Bytes(&expected_root, 256));
     KS_ASSIGN_OR_RETURN(replica_, LocalReplica::Open(options_.env, dir_, tables, options_.threads,
                                                      leaf_rows, Cache()));
     Encoder e;
+    if (!expected_root.empty() && ReplicaRoot(*replica_) == expected_root) {
+      // Unchanged: no schema, no table list, a few bytes on the wire.
+      e.Bytes("").Varint(0).Varint(1);
+      return ch_->Send(Msg::kTrees, e.str());
+    }
     e.Bytes(SchemaText(replica_->schema())).Varint(replica_->tables().size());
     for (const Replica::Table& t : replica_->tables()) {
       e.Bytes(t.name).Varint(t.kind == TableKind::kNode ? 0 : 1).Varint(t.depth);
       wire::EncodeSummary(&e, t.root);
     }
+    e.Varint(0);  // not "unchanged"
     return ch_->Send(Msg::kTrees, e.str());
+  }
+
+  // Sync state: the replica's id and version vector, and the first-seen
+  // times of the row versions the client asks about.
+  Status GetState(std::string_view payload) {
+    KS_ASSIGN_OR_RETURN(SyncState* state, State());
+    Decoder d(payload);
+    uint64_t n = 0;
+    KS_RETURN_IF_ERROR(d.Varint(&n));
+    if (n > (1u << 20)) return Status::InvalidArgument("protocol: too many first-seen queries");
+    KS_ASSIGN_OR_RETURN(VersionVector vector, state->Vector());
+    Encoder e;
+    e.Bytes(state->replica_id()).Bytes(VectorText(vector)).Varint(n);
+    for (uint64_t i = 0; i < n; ++i) {
+      SeenVersion q;
+      KS_RETURN_IF_ERROR(DecodeSeen(&d, &q, /*with_time=*/false));
+      KS_ASSIGN_OR_RETURN(int64_t at, state->FirstSeen(q.table, q.key, q.digest_hex, 0));
+      e.Varint(static_cast<uint64_t>(at));
+    }
+    return ch_->Send(Msg::kState, e.str());
+  }
+
+  Status PutState(std::string_view payload) {
+    if (access_ != Access::kWrite) return Status::Refused("protocol: state change in a read session");
+    KS_ASSIGN_OR_RETURN(SyncState* state, State());
+    Decoder d(payload);
+    std::string vector_text;
+    uint64_t n = 0;
+    KS_RETURN_IF_ERROR(d.Bytes(&vector_text, 1 << 20));
+    KS_ASSIGN_OR_RETURN(VersionVector vector, ParseVector(vector_text));
+    KS_RETURN_IF_ERROR(d.Varint(&n));
+    if (n > (1u << 20)) return Status::InvalidArgument("protocol: too many first-seen times");
+    std::vector<SeenVersion> seen(n);
+    for (SeenVersion& v : seen) KS_RETURN_IF_ERROR(DecodeSeen(&d, &v, /*with_time=*/true));
+    KS_RETURN_IF_ERROR(state->MergeVector(vector));
+    KS_RETURN_IF_ERROR(state->RecordSeen(seen));
+    return ch_->Send(Msg::kStateSaved, "");
+  }
+
+  static Status DecodeSeen(Decoder* d, SeenVersion* v, bool with_time) {
+    KS_RETURN_IF_ERROR(d->Bytes(&v->table, 4096));
+    KS_RETURN_IF_ERROR(d->Bytes(&v->key, 1 << 20));
+    KS_RETURN_IF_ERROR(d->Bytes(&v->digest_hex, 128));
+    if (!with_time) return Status::Ok();
+    uint64_t at = 0;
+    KS_RETURN_IF_ERROR(d->Varint(&at));
+    v->at_ms = static_cast<int64_t>(at);
+    return Status::Ok();
+  }
+
+  Result<SyncState*> State() {
+    if (!state_) {
+      KS_ASSIGN_OR_RETURN(state_, SyncState::Open(dir_, /*create=*/true));
+    }
+    return state_.get();
   }
 
   Status Need() const {
@@ -302,6 +367,7 @@ class Session {
   std::unique_ptr<LocalReplica> replica_;
   std::unique_ptr<TreeCache> cache_;
   bool cache_opened_ = false;
+  std::unique_ptr<SyncState> state_;
 };
 
 }  // namespace
@@ -332,7 +398,7 @@ Status ServeSession(ByteStream* stream, const ServeOptions& options) {
                                    &lock);
   if (!s.ok()) return ch.SendError(s);
   Encoder ok;
-  ok.Varint(wire::kProtocolVersion).Bytes("rows,bundle,multilevel");
+  ok.Varint(wire::kProtocolVersion).Bytes("rows,bundle,multilevel,sync");
   KS_RETURN_IF_ERROR(ch.Send(Msg::kHelloOk, ok.str()));
   Session session(&ch, options, dir.value(), hello.access);
   return session.Run();

@@ -61,6 +61,9 @@ struct ConnectOptions {
   // leaves when rows cross a network (see merkle::kNetworkLeafRows).
   uint64_t tree_leaf_rows = merkle::kNetworkLeafRows;
   bool use_tree_cache = true;  // for local replicas: see diff::OpenReplicaTreeCache
+  // Sync: the remote's root at the last sync. When it still has it, the
+  // remote answers with that alone (RemoteReplica::unchanged()).
+  std::string expected_root;
 };
 
 enum class Access { kRead, kWrite };
@@ -82,6 +85,21 @@ class RemoteReplica : public Replica {
   // Sends a bundle; the remote applies it atomically under its write lock.
   virtual Result<ApplyResult> PutBundle(const std::string& bundle_path) = 0;
   virtual TransferCounters counters() const = 0;
+
+  // True when the remote still had ConnectOptions::expected_root: then it
+  // sent neither schema nor tables (schema() and tables() are empty).
+  virtual bool unchanged() const = 0;
+
+  // Sync state kept beside the remote replica.
+  struct State {
+    std::string replica_id;
+    VersionVector vector;
+    std::vector<int64_t> first_seen;  // per query; 0 when never reported
+  };
+  virtual Result<State> GetState(const std::vector<SeenVersion>& queries) = 0;
+  // Merges `vector` into the remote's and records first-seen times of the
+  // row versions this client brought (write sessions).
+  virtual Status PutState(const VersionVector& vector, const std::vector<SeenVersion>& seen) = 0;
 };
 
 // Opens a local export directory or connects to a remote one.
@@ -158,6 +176,52 @@ struct TransferReport {
 // may be remote (`where` syntax of ParseRemote).
 Result<TransferReport> Transfer(Env* env, const std::string& from, const std::string& to,
                                 const TransferOptions& options);
+
+
+// ---- sync -------------------------------------------------------------------
+
+struct SyncOptions {
+  MergeOptions merge;  // conflict policy, lww column, counters
+  bool dry_run = false;
+  // When set, the changes that came in are also written as Cypher for the
+  // local live database: <dir>/<run id, 8 digits>/apply.cypher per run (the
+  // format of `apply --cypher`), with the bundle beside it as bundle.kzb.
+  // A loader runs the batches in order and removes each directory after.
+  std::string emit_cypher_dir;
+  int threads = 0;
+  std::string temp_dir = "/tmp";
+  std::function<void(const std::string&)> progress;
+  ConnectOptions connect;
+};
+
+struct SyncReport {
+  std::string outcome;  // "in sync", "synced", "stopped: conflicts", "dry run"
+  int64_t run_id = 0;
+  std::string peer;
+  std::string mode;    // "incremental" or "full"
+  std::string reason;  // why full: "no checkpoint", "schema changed", "checkpoint unreadable"
+  bool local_changed = false, remote_changed = false;
+  bool stopped = false;  // conflicts met policy fail: nothing was changed
+  uint64_t rows_in = 0, rows_out = 0;  // row changes applied here, sent there
+  std::vector<SyncConflict> conflicts;
+  std::string vector_order;  // the remote relative to this replica: equal, behind, ahead, concurrent
+  VersionVector vector;      // this replica's, after the run
+  std::string root;          // both replicas' root after the run
+  uint64_t events = 0;       // row changes merged with this peer, all runs
+  std::string cypher_batch;  // the batch directory written, if any
+  uint64_t pending_batches_replayed = 0;
+  TransferCounters counters;
+  double elapsed_ms = 0;
+};
+
+// Two-way sync of the export directory `local` with `remote` (any `where`
+// of ParseRemote), three-way against the checkpoint of the last sync with
+// it; see docs/sync-design.md. kBusy when another sync of `local` runs.
+Result<SyncReport> Sync(Env* env, const std::string& local, const std::string& remote,
+                        const SyncOptions& options);
+
+// The lock a sync of `local` holds (exclusively, without waiting).
+std::string SyncLockPath(const std::string& local);
 
 }  // namespace kuzusync
 

@@ -37,6 +37,10 @@ enum class Msg : uint8_t {
   kBye = 15,
   kPrints = 16,     // client: table, level, indexes -> kPrintList
   kPrintList = 17,  // server: per row: 8-byte print, copies
+  kGetState = 18,   // client: first-seen queries -> kState
+  kState = 19,      // server: replica id, version vector, first-seen times
+  kPutState = 20,   // client (write): version vector, first-seen times -> kStateSaved
+  kStateSaved = 21,
 };
 
 class Encoder {

@@ -1,0 +1,370 @@
+// Sync: one cron run of two-way replication between a local export and a
+// remote replica, incremental from the checkpoint of the last run with that
+// remote (docs/sync-design.md).
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "transfer/temp_files.h"
+#include "transfer/transfer.h"
+
+namespace kuzusync {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The shape of every table, without its rows: ReplicaRoot of no roots.
+std::string SchemaHash(const Schema& schema) { return ReplicaRoot(schema, {}); }
+
+// Checkpoints are per remote as the user names it; a local path is made
+// absolute so that cron's working directory does not matter.
+std::string PeerName(const RemoteSpec& spec) {
+  if (spec.kind != RemoteSpec::Kind::kLocal) return spec.text;
+  std::error_code ec;
+  std::filesystem::path absolute = std::filesystem::absolute(spec.path, ec);
+  if (ec) return spec.text;
+  std::string path = absolute.lexically_normal().string();
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+const char* OrderName(VectorOrder order) {
+  switch (order) {
+    case VectorOrder::kEqual: return "equal";
+    case VectorOrder::kBehind: return "behind";
+    case VectorOrder::kAhead: return "ahead";
+    case VectorOrder::kConcurrent: return "concurrent";
+  }
+  return "?";
+}
+
+// Removes the files of a run, whatever happened.
+class TempFiles {
+ public:
+  TempFiles(Env* env, std::string dir) : env_(env), dir_(std::move(dir)) {}
+  ~TempFiles() {
+    for (const std::string& path : paths_) {
+      (void)env_->RemoveFile(path);
+      (void)RemoveTree(env_, path);
+    }
+  }
+  std::string New(const std::string& what) {
+    paths_.push_back(TempPath(dir_, what));
+    return paths_.back();
+  }
+
+ private:
+  Env* env_;
+  std::string dir_;
+  std::vector<std::string> paths_;
+};
+
+class SyncRunner {
+ public:
+  SyncRunner(Env* env, std::string local_dir, RemoteSpec spec, const SyncOptions& options,
+             SyncState* state, SyncReport* report)
+      : env_(env), local_dir_(std::move(local_dir)), spec_(std::move(spec)), options_(options),
+        state_(state), report_(report), temp_(env, options.temp_dir) {}
+
+  Status Run(SyncRun* run) {
+    // The replica's write lock, as apply and serve take it: nothing else
+    // changes the export while this run reads and then applies to it.
+    KS_RETURN_IF_ERROR(env_->LockFile(BesideReplica(local_dir_, kLockSuffix), LockMode::kExclusive,
+                                      &replica_lock_));
+    cache_ = OpenReplicaTreeCache(local_dir_);
+    if (!options_.emit_cypher_dir.empty() && !options_.dry_run) KS_RETURN_IF_ERROR(ReplayPendingBatches());
+
+    Progress("hashing " + local_dir_);
+    KS_ASSIGN_OR_RETURN(local_, LocalReplica::Open(env_, local_dir_, {}, options_.threads,
+                                                   merkle::kNetworkLeafRows, cache_.get()));
+    const std::string local_root = ReplicaRoot(*local_);
+    KS_ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint, state_->LoadCheckpoint(report_->peer));
+    report_->mode = "incremental";
+    if (!checkpoint) {
+      GoFull("no checkpoint");
+    } else if (checkpoint->schema_hash != SchemaHash(local_->schema())) {
+      GoFull("schema changed");
+    }
+    report_->local_changed = full_ || local_root != checkpoint->local_root;
+    // Local changes are found against the base without the network.
+    if (!full_ && report_->local_changed) {
+      Status s = OpenBase();
+      if (!s.ok()) GoFull("checkpoint unreadable: " + s.message());
+    }
+
+    Progress("connecting to " + spec_.text);
+    ConnectOptions connect = options_.connect;
+    connect.threads = options_.threads;
+    connect.tree_leaf_rows = merkle::kNetworkLeafRows;
+    if (!full_) connect.expected_root = checkpoint->remote_root;
+    KS_ASSIGN_OR_RETURN(remote_, RemoteReplica::Connect(env_, spec_, connect,
+                                                        options_.dry_run ? Access::kRead : Access::kWrite, {}));
+    KS_ASSIGN_OR_RETURN(RemoteReplica::State remote_state, remote_->GetState({}));
+    report_->remote_changed = full_ || !remote_->unchanged();
+    if (!full_ && report_->remote_changed && SchemaHash(remote_->schema()) != checkpoint->schema_hash) {
+      GoFull("schema changed");
+      report_->local_changed = true;
+    }
+    KS_ASSIGN_OR_RETURN(VersionVector vector, state_->Vector());
+    report_->vector_order = OrderName(CompareVectors(remote_state.vector, vector));
+    if (report_->local_changed) ++vector[state_->replica_id()];  // a local change set
+    for (const auto& [id, n] : remote_state.vector) vector[id] = std::max(vector[id], n);
+    report_->vector = vector;
+    run->mode = report_->mode;
+    run->reason = report_->reason;
+
+    if (!report_->local_changed && !report_->remote_changed) {
+      report_->root = local_root;
+      report_->events = checkpoint->events;
+      run->outcome = "in sync";
+      return Status::Ok();
+    }
+    if (!full_ && !report_->local_changed) base_replica_ = local_.get();  // local is still the base
+
+    KS_ASSIGN_OR_RETURN(MergeResult merged, Merge());
+    report_->conflicts = merged.conflicts;
+    report_->rows_in = merged.rows_to_local;
+    report_->rows_out = merged.rows_to_remote;
+    run->rows_in = merged.rows_to_local;
+    run->rows_out = merged.rows_to_remote;
+    run->conflicts = merged.conflicts.size();
+    if (merged.stopped) {
+      report_->stopped = true;
+      run->outcome = "stopped: conflicts";
+      return Status::Ok();
+    }
+    if (options_.dry_run) {
+      run->outcome = "dry run";
+      return Status::Ok();
+    }
+
+    // Order matters for an interrupted run: the Cypher batch first (a batch
+    // written twice is harmless, one never written is a lost change), then
+    // the remote, then the local export, then the checkpoint. Changes that
+    // reached one side before a kill show up next time as the same change on
+    // both sides, which merges to nothing.
+    if (merged.local_bundle && !options_.emit_cypher_dir.empty()) KS_RETURN_IF_ERROR(EmitCypher(run->id));
+    if (merged.remote_bundle) {
+      Progress("sending " + std::to_string(merged.rows_to_remote) + " row changes to " + spec_.text);
+      KS_ASSIGN_OR_RETURN(ApplyResult applied, remote_->PutBundle(remote_bundle_));
+      if (applied.root != merged.merged_root) {
+        return Status::Corrupt("the remote's root after the push is not the merged root");
+      }
+    }
+    if (merged.local_bundle) {
+      Progress("applying " + std::to_string(merged.rows_to_local) + " row changes to " + local_dir_);
+      ApplyOptions apply;
+      apply.threads = options_.threads;
+      apply.cache = cache_.get();
+      KS_ASSIGN_OR_RETURN(ApplyResult applied, ApplyBundle(env_, local_bundle_, local_dir_, apply));
+      if (applied.root != merged.merged_root) {
+        return Status::Corrupt("the local root after applying is not the merged root");
+      }
+    }
+    const int64_t now = NowMs();
+    std::vector<SeenVersion> seen = merged.local_versions_sent;
+    for (SeenVersion& v : seen) {
+      KS_ASSIGN_OR_RETURN(v.at_ms, state_->FirstSeen(v.table, v.key, v.digest_hex, now));
+    }
+    KS_RETURN_IF_ERROR(remote_->PutState(vector, seen));
+
+    // The new base: the merged state, which the local export now holds.
+    Progress("storing the checkpoint");
+    const std::string base_path = temp_.New("new-base");
+    PackOptions pack;
+    pack.threads = options_.threads;
+    KS_RETURN_IF_ERROR(PackSnapshot(env_, local_dir_, base_path, pack, options_.threads, cache_.get()).status());
+    Checkpoint next;
+    next.peer = report_->peer;
+    next.at_ms = now;
+    next.local_root = merged.merged_root;
+    next.remote_root = merged.merged_root;
+    next.schema_hash = SchemaHash(local_->schema());
+    next.events = (checkpoint ? checkpoint->events : 0) + merged.rows_to_local + merged.rows_to_remote;
+    next.table_rows = merged.table_rows;
+    next.remote_vector = VectorText(vector);
+    report_->root = merged.merged_root;
+    report_->events = next.events;
+    run->outcome = "synced";
+    Finish(run);
+    return state_->Commit(env_, next, base_path, vector, *run, report_->conflicts);
+  }
+
+  void Finish(SyncRun* run) {
+    run->finished_ms = NowMs();
+    if (remote_) report_->counters = remote_->counters();
+    run->bytes_sent = report_->counters.bytes_sent;
+    run->bytes_received = report_->counters.bytes_received;
+  }
+
+ private:
+  void Progress(const std::string& line) {
+    if (options_.progress) options_.progress(line);
+  }
+
+  void GoFull(const std::string& reason) {
+    full_ = true;
+    report_->mode = "full";
+    report_->reason = reason;
+  }
+
+  Status OpenBase() {
+    const std::string snapshot = temp_.New("base");
+    const std::string dir = temp_.New("base-dir");
+    KS_RETURN_IF_ERROR(state_->ReadBase(env_, report_->peer, snapshot));
+    KS_RETURN_IF_ERROR(UnpackSnapshot(env_, snapshot, dir).status());
+    KS_ASSIGN_OR_RETURN(base_, LocalReplica::Open(env_, dir, {}, options_.threads, merkle::kNetworkLeafRows));
+    base_replica_ = base_.get();
+    return Status::Ok();
+  }
+
+  Result<MergeResult> Merge() {
+    MergeOptions merge = options_.merge;
+    merge.threads = options_.threads;
+    const int64_t now = NowMs();
+    merge.first_seen = [&, now](bool local, const std::string& table, const std::string& key,
+                                const std::string& digest) -> int64_t {
+      if (local) {
+        Result<int64_t> at = state_->FirstSeen(table, key, digest, now);
+        return at.ok() ? at.value() : now;
+      }
+      // The remote's version was first seen where it was made, if a
+      // kuzusync client reported it there; else now, by this run.
+      Result<RemoteReplica::State> state = remote_->GetState({{table, key, digest, 0}});
+      return state.ok() && state->first_seen[0] != 0 ? state->first_seen[0] : now;
+    };
+    local_bundle_ = temp_.New("to-local");
+    remote_bundle_ = temp_.New("to-remote");
+    Replica* remote = report_->remote_changed ? static_cast<Replica*>(remote_.get()) : base_replica_;
+    Progress(full_ ? "comparing both replicas in full (" + report_->reason + ")"
+                   : "comparing changes since the checkpoint");
+    return MergeReplicas(env_, local_.get(), full_ ? nullptr : base_replica_, remote,
+                         report_->local_changed, report_->remote_changed, merge, local_bundle_,
+                         remote_bundle_);
+  }
+
+  // <dir>/<run id>/: apply.cypher and its data, and the bundle itself so
+  // that a later run can tell what the live database will hold once the
+  // batch is loaded (ReplayPendingBatches).
+  Status EmitCypher(int64_t run_id) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "%08lld", static_cast<long long>(run_id));
+    const std::string dir = options_.emit_cypher_dir;
+    KS_RETURN_IF_ERROR(env_->CreateDir(dir));
+    std::error_code ec;
+    std::filesystem::path absolute = std::filesystem::absolute(JoinPath(dir, name), ec);
+    if (ec) return Status::IoError(ec.message(), dir);
+    const std::string batch = JoinPath(dir, name);
+    KS_RETURN_IF_ERROR(WriteCypher(env_, local_bundle_, batch, absolute.lexically_normal().string()));
+    KS_RETURN_IF_ERROR(CopyFile(env_, local_bundle_, JoinPath(batch, "bundle.kzb.tmp")));
+    KS_RETURN_IF_ERROR(env_->Rename(JoinPath(batch, "bundle.kzb.tmp"), JoinPath(batch, "bundle.kzb")));
+    KS_RETURN_IF_ERROR(env_->SyncDir(batch));
+    report_->cypher_batch = batch;
+    return Status::Ok();
+  }
+
+  // Batches still in the Cypher directory are not loaded into the live
+  // database yet, so an export made since lacks them. They are applied to
+  // the export again (in order; already applied ones are recognised by
+  // root), or the next comparison would take their absence for local
+  // deletes and send those everywhere.
+  Status ReplayPendingBatches() {
+    std::vector<DirEntry> entries;
+    if (!env_->ListDir(options_.emit_cypher_dir, &entries).ok()) return Status::Ok();
+    std::vector<std::string> batches;
+    for (const DirEntry& e : entries) {
+      if (e.type == FileType::kDirectory && !e.name.empty() &&
+          e.name.find_first_not_of("0123456789") == std::string::npos) {
+        batches.push_back(e.name);
+      }
+    }
+    std::sort(batches.begin(), batches.end());
+    for (const std::string& name : batches) {
+      const std::string bundle = JoinPath(JoinPath(options_.emit_cypher_dir, name), "bundle.kzb");
+      FileType type;
+      uint64_t size = 0;
+      if (!env_->Stat(bundle, &type, &size).ok()) continue;  // made by a run killed before it applied
+      ApplyOptions apply;
+      apply.force = true;
+      apply.threads = options_.threads;
+      apply.cache = cache_.get();
+      KS_ASSIGN_OR_RETURN(ApplyResult applied, ApplyBundle(env_, bundle, local_dir_, apply));
+      if (!applied.already_applied) ++report_->pending_batches_replayed;
+    }
+    return Status::Ok();
+  }
+
+  Env* env_;
+  std::string local_dir_;
+  RemoteSpec spec_;
+  const SyncOptions& options_;
+  SyncState* state_;
+  SyncReport* report_;
+  TempFiles temp_;
+  std::unique_ptr<FileLock> replica_lock_;
+  std::unique_ptr<TreeCache> cache_;
+  std::unique_ptr<LocalReplica> local_, base_;
+  Replica* base_replica_ = nullptr;
+  std::unique_ptr<RemoteReplica> remote_;
+  bool full_ = false;
+  std::string local_bundle_, remote_bundle_;
+};
+
+}  // namespace
+
+std::string SyncLockPath(const std::string& local) {
+  return JoinPath(BesideReplica(local, ".kuzusync"), "sync.lock");
+}
+
+Result<SyncReport> Sync(Env* env, const std::string& local, const std::string& remote,
+                        const SyncOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  KS_ASSIGN_OR_RETURN(RemoteSpec spec, ParseRemote(remote));
+  FileType type;
+  uint64_t size = 0;
+  if (!env->Stat(local, &type, &size).ok() || type != FileType::kDirectory) {
+    return Status::NotFound("not an export directory", local);
+  }
+  KS_ASSIGN_OR_RETURN(std::unique_ptr<SyncState> state, SyncState::Open(local, /*create=*/true));
+  std::unique_ptr<FileLock> lock;
+  Status locked = env->TryLockFile(SyncLockPath(local), LockMode::kExclusive, &lock);
+  if (locked.code() == Status::Code::kBusy) {
+    return Status::Busy("busy: another sync of " + local + " is running");
+  }
+  KS_RETURN_IF_ERROR(locked);
+  RemoveStaleTempFiles(env, options.temp_dir);
+
+  SyncReport report;
+  report.peer = PeerName(spec);
+  SyncRun run;
+  run.peer = report.peer;
+  run.started_ms = NowMs();
+  run.mode = "incremental";
+  KS_RETURN_IF_ERROR(state->BeginRun(&run));
+  report.run_id = run.id;
+
+  SyncRunner runner(env, local, spec, options, state.get(), &report);
+  Status s = runner.Run(&run);
+  if (!s.ok() || run.outcome != "synced") {  // "synced" was recorded by the commit
+    runner.Finish(&run);
+    if (!s.ok()) {
+      run.outcome = "error";
+      run.message = s.ToString();
+    }
+    Status recorded = state->FinishRun(run, report.conflicts);
+    KS_RETURN_IF_ERROR(s);
+    KS_RETURN_IF_ERROR(recorded);
+  }
+  report.outcome = run.outcome;
+  report.elapsed_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+}  // namespace kuzusync
