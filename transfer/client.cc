@@ -54,6 +54,26 @@ Status ParseHostPort(std::string_view hostport, RemoteSpec* spec) {
   return Status::Ok();
 }
 
+void EncodeSeen(Encoder* e, const SeenVersion& v, bool with_time) {
+  e->Bytes(v.table).Bytes(v.key).Bytes(v.digest_hex);
+  if (with_time) e->Varint(static_cast<uint64_t>(v.at_ms));
+}
+
+std::string EncodeStateUpdate(const RemoteReplica::StateUpdate& state) {
+  Encoder e;
+  e.Bytes(VectorText(state.vector)).Varint(state.seen.size());
+  for (const SeenVersion& v : state.seen) EncodeSeen(&e, v, /*with_time=*/true);
+  return e.str();
+}
+
+Status DecodeState(Decoder* d, RemoteReplica::State* state) {
+  std::string vector_text;
+  KS_RETURN_IF_ERROR(d->Bytes(&state->replica_id, 256));
+  KS_RETURN_IF_ERROR(d->Bytes(&vector_text));
+  KS_ASSIGN_OR_RETURN(state->vector, ParseVector(vector_text));
+  return Status::Ok();
+}
+
 class RemoteTreeView;
 class RemoteRowSource;
 
@@ -79,17 +99,17 @@ class Remote final : public RemoteReplica {
   }
 
   Status Open(const std::vector<std::string>& tables, uint64_t leaf_rows,
-              const std::string& expected_root);
+              const std::string& expected_root, bool want_state);
   bool unchanged() const override { return unchanged_; }
   Result<State> GetState(const std::vector<SeenVersion>& queries) override;
-  Status PutState(const VersionVector& vector, const std::vector<SeenVersion>& seen) override;
+  Status PutState(const StateUpdate& state) override;
 
   std::string label() const override { return label_; }
   const Schema& schema() const override { return schema_; }
   const std::vector<Table>& tables() const override { return tables_; }
   TreeView* tree(const std::string& table) override;
   RowSource* rows() override;
-  Result<ApplyResult> PutBundle(const std::string& bundle_path) override;
+  Result<ApplyResult> PutBundle(const std::string& bundle_path, const StateUpdate* state) override;
   TransferCounters counters() const override {
     if (in_process_) return {};  // no network was involved
     return {channel_.bytes_sent(), channel_.bytes_received(), round_trips_};
@@ -113,6 +133,7 @@ class Remote final : public RemoteReplica {
   std::thread server_;
   uint64_t round_trips_ = 0;
   bool unchanged_ = false;
+  std::optional<State> state_;  // from OPEN, when asked for
   Schema schema_;
   std::vector<Table> tables_;
   std::map<std::string, std::unique_ptr<RemoteTreeView>> views_;
@@ -231,12 +252,13 @@ class RemoteRowSource final : public RowSource {
 };
 
 Status Remote::Open(const std::vector<std::string>& tables, uint64_t leaf_rows,
-                    const std::string& expected_root) {
+                    const std::string& expected_root, bool want_state) {
   Encoder e;
   e.Varint(tables.size());
   for (const std::string& t : tables) e.Bytes(t);
   e.Varint(leaf_rows);
-  if (!expected_root.empty()) e.Bytes(expected_root);
+  if (!expected_root.empty() || want_state) e.Bytes(expected_root);
+  if (want_state) e.Varint(1);
   std::string answer;
   KS_RETURN_IF_ERROR(Call(Msg::kOpen, e.str(), Msg::kTrees, &answer));
   Decoder d(answer);
@@ -260,19 +282,17 @@ Status Remote::Open(const std::vector<std::string>& tables, uint64_t leaf_rows,
   uint64_t unchanged = 0;
   if (!d.done()) KS_RETURN_IF_ERROR(d.Varint(&unchanged));
   unchanged_ = unchanged != 0;
+  if (want_state) {
+    State state;
+    KS_RETURN_IF_ERROR(DecodeState(&d, &state));
+    state_ = std::move(state);
+  }
   return Status::Ok();
 }
 
-namespace {
-
-void EncodeSeen(Encoder* e, const SeenVersion& v, bool with_time) {
-  e->Bytes(v.table).Bytes(v.key).Bytes(v.digest_hex);
-  if (with_time) e->Varint(static_cast<uint64_t>(v.at_ms));
-}
-
-}  // namespace
 
 Result<RemoteReplica::State> Remote::GetState(const std::vector<SeenVersion>& queries) {
+  if (queries.empty() && state_) return *state_;
   Encoder e;
   e.Varint(queries.size());
   for (const SeenVersion& q : queries) EncodeSeen(&e, q, /*with_time=*/false);
@@ -280,11 +300,8 @@ Result<RemoteReplica::State> Remote::GetState(const std::vector<SeenVersion>& qu
   KS_RETURN_IF_ERROR(Call(Msg::kGetState, e.str(), Msg::kState, &answer));
   Decoder d(answer);
   State state;
-  std::string vector_text;
   uint64_t n = 0;
-  KS_RETURN_IF_ERROR(d.Bytes(&state.replica_id, 256));
-  KS_RETURN_IF_ERROR(d.Bytes(&vector_text));
-  KS_ASSIGN_OR_RETURN(state.vector, ParseVector(vector_text));
+  KS_RETURN_IF_ERROR(DecodeState(&d, &state));
   KS_RETURN_IF_ERROR(d.Varint(&n));
   if (n != queries.size()) return Status::Corrupt("protocol: wrong number of first-seen times");
   state.first_seen.resize(n);
@@ -296,12 +313,9 @@ Result<RemoteReplica::State> Remote::GetState(const std::vector<SeenVersion>& qu
   return state;
 }
 
-Status Remote::PutState(const VersionVector& vector, const std::vector<SeenVersion>& seen) {
-  Encoder e;
-  e.Bytes(VectorText(vector)).Varint(seen.size());
-  for (const SeenVersion& v : seen) EncodeSeen(&e, v, /*with_time=*/true);
+Status Remote::PutState(const StateUpdate& state) {
   std::string answer;
-  return Call(Msg::kPutState, e.str(), Msg::kStateSaved, &answer);
+  return Call(Msg::kPutState, EncodeStateUpdate(state), Msg::kStateSaved, &answer);
 }
 
 TreeView* Remote::tree(const std::string& table) {
@@ -317,7 +331,7 @@ RowSource* Remote::rows() {
   return rows_.get();
 }
 
-Result<ApplyResult> Remote::PutBundle(const std::string& bundle_path) {
+Result<ApplyResult> Remote::PutBundle(const std::string& bundle_path, const StateUpdate* state) {
   FileType type;
   uint64_t size = 0;
   KS_RETURN_IF_ERROR(env->Stat(bundle_path, &type, &size));
@@ -334,7 +348,8 @@ Result<ApplyResult> Remote::PutBundle(const std::string& bundle_path) {
     KS_RETURN_IF_ERROR(channel_.Send(Msg::kPutData, std::string_view(buffer.data(), got)));
   }
   std::string answer;
-  KS_RETURN_IF_ERROR(Call(Msg::kPutEnd, "", Msg::kApplied, &answer));
+  KS_RETURN_IF_ERROR(Call(Msg::kPutEnd, state != nullptr ? EncodeStateUpdate(*state) : "", Msg::kApplied,
+                          &answer));
   Decoder d(answer);
   uint64_t already = 0;
   ApplyResult result;
@@ -455,7 +470,7 @@ Result<std::unique_ptr<RemoteReplica>> RemoteReplica::Connect(Env* env, const Re
   auto remote = std::make_unique<Remote>(spec.text, std::move(stream), std::move(server));
   remote->env = env;
   KS_RETURN_IF_ERROR(remote->Hello(replica, token, access));
-  KS_RETURN_IF_ERROR(remote->Open(tables, options.tree_leaf_rows, options.expected_root));
+  KS_RETURN_IF_ERROR(remote->Open(tables, options.tree_leaf_rows, options.expected_root, options.want_state));
   return std::unique_ptr<RemoteReplica>(std::move(remote));
 }
 

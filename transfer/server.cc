@@ -115,13 +115,16 @@ class Session {
     KS_RETURN_IF_ERROR(d.Varint(&leaf_rows));
     if (leaf_rows == 0 || leaf_rows > (1u << 20)) return Status::InvalidArgument("protocol: bad leaf size");
     std::string expected_root;  // sync: the root the client saw last time
+    uint64_t want_state = 0;    // sync: append the replica id and version vector
     if (!d.done()) KS_RETURN_IF_ERROR(d.Bytes(&expected_root, 256));
+    if (!d.done()) KS_RETURN_IF_ERROR(d.Varint(&want_state));
     KS_ASSIGN_OR_RETURN(replica_, LocalReplica::Open(options_.env, dir_, tables, options_.threads,
                                                      leaf_rows, Cache()));
     Encoder e;
     if (!expected_root.empty() && ReplicaRoot(*replica_) == expected_root) {
       // Unchanged: no schema, no table list, a few bytes on the wire.
       e.Bytes("").Varint(0).Varint(1);
+      if (want_state != 0) KS_RETURN_IF_ERROR(EncodeState(&e));
       return ch_->Send(Msg::kTrees, e.str());
     }
     e.Bytes(SchemaText(replica_->schema())).Varint(replica_->tables().size());
@@ -130,7 +133,15 @@ class Session {
       wire::EncodeSummary(&e, t.root);
     }
     e.Varint(0);  // not "unchanged"
+    if (want_state != 0) KS_RETURN_IF_ERROR(EncodeState(&e));
     return ch_->Send(Msg::kTrees, e.str());
+  }
+
+  Status EncodeState(Encoder* e) {
+    KS_ASSIGN_OR_RETURN(SyncState* state, State());
+    KS_ASSIGN_OR_RETURN(VersionVector vector, state->Vector());
+    e->Bytes(state->replica_id()).Bytes(VectorText(vector));
+    return Status::Ok();
   }
 
   // Sync state: the replica's id and version vector, and the first-seen
@@ -141,9 +152,9 @@ class Session {
     uint64_t n = 0;
     KS_RETURN_IF_ERROR(d.Varint(&n));
     if (n > (1u << 20)) return Status::InvalidArgument("protocol: too many first-seen queries");
-    KS_ASSIGN_OR_RETURN(VersionVector vector, state->Vector());
     Encoder e;
-    e.Bytes(state->replica_id()).Bytes(VectorText(vector)).Varint(n);
+    KS_RETURN_IF_ERROR(EncodeState(&e));
+    e.Varint(n);
     for (uint64_t i = 0; i < n; ++i) {
       SeenVersion q;
       KS_RETURN_IF_ERROR(DecodeSeen(&d, &q, /*with_time=*/false));
@@ -154,6 +165,11 @@ class Session {
   }
 
   Status PutState(std::string_view payload) {
+    KS_RETURN_IF_ERROR(SaveState(payload));
+    return ch_->Send(Msg::kStateSaved, "");
+  }
+
+  Status SaveState(std::string_view payload) {
     if (access_ != Access::kWrite) return Status::Refused("protocol: state change in a read session");
     KS_ASSIGN_OR_RETURN(SyncState* state, State());
     Decoder d(payload);
@@ -166,8 +182,7 @@ class Session {
     std::vector<SeenVersion> seen(n);
     for (SeenVersion& v : seen) KS_RETURN_IF_ERROR(DecodeSeen(&d, &v, /*with_time=*/true));
     KS_RETURN_IF_ERROR(state->MergeVector(vector));
-    KS_RETURN_IF_ERROR(state->RecordSeen(seen));
-    return ch_->Send(Msg::kStateSaved, "");
+    return state->RecordSeen(seen);
   }
 
   static Status DecodeSeen(Decoder* d, SeenVersion* v, bool with_time) {
@@ -326,12 +341,16 @@ class Session {
       return s;
     };
     uint64_t received = 0;
+    std::string state_update;  // sync: vector and first-seen times, saved once applied
     while (true) {
       Msg type;
       std::string data;
       Status s = ch_->Receive(&type, &data);
       if (!s.ok()) return discard(s);
-      if (type == Msg::kPutEnd) break;
+      if (type == Msg::kPutEnd) {
+        state_update = std::move(data);
+        break;
+      }
       if (type != Msg::kPutData) return discard(Status::Corrupt("protocol: expected bundle data"));
       received += data.size();
       if (received > size) return discard(Status::Corrupt("protocol: more bundle data than announced"));
@@ -349,6 +368,7 @@ class Session {
     (void)discard(Status::Ok());
     replica_.reset();  // its trees describe the old version
     if (!result.ok()) return result.status();
+    if (!state_update.empty()) KS_RETURN_IF_ERROR(SaveState(state_update));
     Encoder e;
     e.Varint(result->already_applied ? 1 : 0).Bytes(result->root);
     return ch_->Send(Msg::kApplied, e.str());

@@ -103,6 +103,7 @@ class SyncRunner {
     connect.threads = options_.threads;
     connect.tree_leaf_rows = merkle::kNetworkLeafRows;
     if (!full_) connect.expected_root = checkpoint->remote_root;
+    connect.want_state = true;
     KS_ASSIGN_OR_RETURN(remote_, RemoteReplica::Connect(env_, spec_, connect,
                                                         options_.dry_run ? Access::kRead : Access::kWrite, {}));
     KS_ASSIGN_OR_RETURN(RemoteReplica::State remote_state, remote_->GetState({}));
@@ -150,12 +151,21 @@ class SyncRunner {
     // reached one side before a kill show up next time as the same change on
     // both sides, which merges to nothing.
     if (merged.local_bundle && !options_.emit_cypher_dir.empty()) KS_RETURN_IF_ERROR(EmitCypher(run->id));
+    // The remote's state learns this replica's vector and when the
+    // versions it sends were first seen, for the next site's lww.
+    const int64_t now = NowMs();
+    RemoteReplica::StateUpdate update{vector, merged.local_versions_sent};
+    for (SeenVersion& v : update.seen) {
+      KS_ASSIGN_OR_RETURN(v.at_ms, state_->FirstSeen(v.table, v.key, v.digest_hex, now));
+    }
     if (merged.remote_bundle) {
       Progress("sending " + std::to_string(merged.rows_to_remote) + " row changes to " + spec_.text);
-      KS_ASSIGN_OR_RETURN(ApplyResult applied, remote_->PutBundle(remote_bundle_));
+      KS_ASSIGN_OR_RETURN(ApplyResult applied, remote_->PutBundle(remote_bundle_, &update));
       if (applied.root != merged.merged_root) {
         return Status::Corrupt("the remote's root after the push is not the merged root");
       }
+    } else {
+      KS_RETURN_IF_ERROR(remote_->PutState(update));
     }
     if (merged.local_bundle) {
       Progress("applying " + std::to_string(merged.rows_to_local) + " row changes to " + local_dir_);
@@ -167,12 +177,6 @@ class SyncRunner {
         return Status::Corrupt("the local root after applying is not the merged root");
       }
     }
-    const int64_t now = NowMs();
-    std::vector<SeenVersion> seen = merged.local_versions_sent;
-    for (SeenVersion& v : seen) {
-      KS_ASSIGN_OR_RETURN(v.at_ms, state_->FirstSeen(v.table, v.key, v.digest_hex, now));
-    }
-    KS_RETURN_IF_ERROR(remote_->PutState(vector, seen));
 
     // The new base: the merged state, which the local export now holds.
     Progress("storing the checkpoint");

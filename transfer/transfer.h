@@ -64,6 +64,7 @@ struct ConnectOptions {
   // Sync: the remote's root at the last sync. When it still has it, the
   // remote answers with that alone (RemoteReplica::unchanged()).
   std::string expected_root;
+  bool want_state = false;  // sync: the remote's id and version vector come with its trees
 };
 
 enum class Access { kRead, kWrite };
@@ -82,24 +83,31 @@ class RemoteReplica : public Replica {
                                                         const ConnectOptions& options,
                                                         Access access,
                                                         const std::vector<std::string>& tables);
-  // Sends a bundle; the remote applies it atomically under its write lock.
-  virtual Result<ApplyResult> PutBundle(const std::string& bundle_path) = 0;
+  // What a sync leaves in the remote's state: its version vector merged
+  // with `vector`, and the first-seen times of the versions it brought.
+  struct StateUpdate {
+    VersionVector vector;
+    std::vector<SeenVersion> seen;
+  };
+  // Sends a bundle; the remote applies it atomically under its write lock,
+  // then saves `state` when given (sync: one round trip for both).
+  virtual Result<ApplyResult> PutBundle(const std::string& bundle_path,
+                                        const StateUpdate* state = nullptr) = 0;
   virtual TransferCounters counters() const = 0;
 
   // True when the remote still had ConnectOptions::expected_root: then it
   // sent neither schema nor tables (schema() and tables() are empty).
   virtual bool unchanged() const = 0;
 
-  // Sync state kept beside the remote replica.
+  // Sync state kept beside the remote replica. With no queries and
+  // ConnectOptions::want_state, answered from what OPEN brought.
   struct State {
     std::string replica_id;
     VersionVector vector;
     std::vector<int64_t> first_seen;  // per query; 0 when never reported
   };
   virtual Result<State> GetState(const std::vector<SeenVersion>& queries) = 0;
-  // Merges `vector` into the remote's and records first-seen times of the
-  // row versions this client brought (write sessions).
-  virtual Status PutState(const VersionVector& vector, const std::vector<SeenVersion>& seen) = 0;
+  virtual Status PutState(const StateUpdate& state) = 0;  // write sessions
 };
 
 // Opens a local export directory or connects to a remote one.
