@@ -169,7 +169,19 @@ Status LinkTree(Env* env, const std::string& from, const std::string& to,
 // Tables the delta touched go to *touched; every other table's files are
 // hard links to B's.
 Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_dir,
-                       const std::string& staging, std::set<std::string>* touched) {
+                       const std::string& staging, bool as_cypher, std::set<std::string>* touched) {
+  // As Cypher: the keys each node table loses, whose rels go with them.
+  std::map<std::string, std::set<std::string>> deleted_nodes;
+  if (as_cypher) {
+    for (const TableSchema& table : b.schema.tables) {
+      if (table.kind != TableKind::kNode) continue;
+      KS_RETURN_IF_ERROR(ScanMember(env, delta_dir, delta::NodeDeletes(table.name), 1,
+                                    [&](const RowView& row) {
+        deleted_nodes[table.name].emplace((*row.fields)[0]);
+        return Status::Ok();
+      }));
+    }
+  }
   std::set<std::string> rewritten;
   std::set<std::string> serial;  // rewritten files with line breaks in values
   std::string new_copy_lines;
@@ -233,14 +245,22 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
       };
       std::vector<OwnedRow> inserts;
       std::map<std::string, uint64_t> drop;
+      std::set<std::pair<std::string, std::string>> replaced_pairs;  // as Cypher: (from, to)
       KS_RETURN_IF_ERROR(ReadOwnedRows(env, delta_dir, delta::RelInserts(table.name, connection),
                                        table.FieldCount(), &inserts));
       KS_RETURN_IF_ERROR(ScanMember(env, delta_dir, delta::RelDeletes(table.name, connection),
                                     table.FieldCount(), [&](const RowView& row) {
         ++drop[digest_of(row)];
+        if (as_cypher) replaced_pairs.emplace((*row.fields)[0], (*row.fields)[1]);
         return Status::Ok();
       }));
-      if (inserts.empty() && drop.empty()) continue;
+      if (as_cypher) {
+        for (const OwnedRow& row : inserts) replaced_pairs.emplace(row.fields[0], row.fields[1]);
+      }
+      const std::set<std::string>* gone_from = as_cypher ? &deleted_nodes[connection.from] : nullptr;
+      const std::set<std::string>* gone_to = as_cypher ? &deleted_nodes[connection.to] : nullptr;
+      const bool detaches = as_cypher && (!gone_from->empty() || !gone_to->empty());
+      if (inserts.empty() && drop.empty() && !detaches) continue;
       touched->insert(table.name);
       std::vector<const DataFile*> pair_files;
       for (const DataFile* f : files) {
@@ -257,6 +277,13 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
         KS_RETURN_IF_ERROR(rewriter.Open());
         if (pair_files[i] != &pair_file) {
           KS_RETURN_IF_ERROR(rewriter.CopyRows(table, [&](const RowView& row) {
+            if (as_cypher) {
+              // What the statements do: a pair they touch is replaced whole,
+              // and DETACH DELETE takes a node's rels with it.
+              const std::string from((*row.fields)[0]), to((*row.fields)[1]);
+              return replaced_pairs.count({from, to}) != 0 || gone_from->count(from) != 0 ||
+                     gone_to->count(to) != 0;
+            }
             if (drop.empty()) return false;
             auto it = drop.find(digest_of(row));
             if (it == drop.end()) return false;
@@ -333,7 +360,7 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
 
   KS_RETURN_IF_ERROR(env->CreateDir(staging));
   std::set<std::string> touched;
-  Status s = BuildNewVersion(env, b, delta_dir, staging, &touched);
+  Status s = BuildNewVersion(env, b, delta_dir, staging, options.as_cypher, &touched);
   if (!s.ok()) return cleanup(s);
   Result<ExportDir> rebuilt = OpenExport(env, staging);
   if (!rebuilt.ok()) return cleanup(rebuilt.status());

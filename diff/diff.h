@@ -323,6 +323,11 @@ struct ApplyOptions {
   bool force = false;  // apply even if the target's root is not the bundle's base
   int threads = 0;
   TreeCache* cache = nullptr;  // for hashing the target before applying
+  // Apply as WriteCypher's statements act on a live database: every (from,
+  // to) pair the bundle touches is replaced whole, and a deleted node takes
+  // its rels along. Idempotent; with force, what a late Cypher batch will
+  // make of a database exported before it was loaded.
+  bool as_cypher = false;
 };
 
 struct ApplyResult {

@@ -296,6 +296,7 @@ class SyncRunner {
       if (!env_->Stat(bundle, &type, &size).ok()) continue;  // made by a run killed before it applied
       ApplyOptions apply;
       apply.force = true;
+      apply.as_cypher = true;
       apply.threads = options_.threads;
       apply.cache = cache_.get();
       KS_ASSIGN_OR_RETURN(ApplyResult applied, ApplyBundle(env_, bundle, local_dir_, apply));
