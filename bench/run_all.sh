@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the benchmarks one after another and keeps a log:
-#   bench/hash_vs_b2sum.sh, bench/rss_10m.sh, bench/seed.sh
+#   bench/hash_vs_b2sum.sh, bench/rss_10m.sh, bench/seed.sh, bench/sync_bench.sh (~4 min)
 # and, with PROFILE=1, bench/hash_stages.sh and bench/profile.sh (callgrind + massif; ~4 min).
 #
 #   bench/run_all.sh            log: /tmp/kuzusync-bench/run_all-<UTC time>.log
@@ -39,6 +39,8 @@ LOG=$CACHE/run_all-$(date -u +%Y%m%dT%H%M%SZ).log
   "$BENCH_DIR/rss_10m.sh"
   echo
   "$BENCH_DIR/seed.sh"
+  echo
+  "$BENCH_DIR/sync_bench.sh"
   if [[ ${PROFILE:-0} == 1 ]]; then
     echo
     "$BENCH_DIR/hash_stages.sh"

@@ -29,6 +29,9 @@
 #     get a new `length` (the last column); the file is rewritten through a
 #     rename. On the site (then sync), and on the hub's files (then sync from the
 #     site). Beside: those 100 new rows as CSV, zstd -3.
+#  2c. no-change sync after AGE=10 re-exports of the site (files rewritten with
+#     the same rows, 2 s apart so that each export's trees get cached, one sync
+#     each): a cron site's tree cache grows by one tree per table per export.
 #  4. conflicts: the same N Comment rows (N = 1000, 10000) updated on the site
 #     only (baseline), then on both sides to different values (--policy
 #     local-wins, then --policy lww). Per conflict = (median conflict sync -
@@ -45,6 +48,7 @@ ensure_kuzusync
 ensure_gnu_time
 REPS=${REPS:-3}
 NOCHANGE_REPS=${NOCHANGE_REPS:-5}
+AGE=${AGE:-10}
 ORIG=$CACHE/ldbc
 ONEPCT=$CACHE/ldbc-1pct
 if [[ ! -f $ORIG/schema.cypher ]]; then node "$BENCH_DIR/make_ldbc_export.mjs" "$ORIG" >&2; fi
@@ -216,6 +220,11 @@ check_same() {
   }
 }
 
+# trees_of STATEDIR: "<count> <bytes>" of the tree cache in STATEDIR/state.db.
+trees_of() {
+  python3 -c 'import sqlite3, sys; c = sqlite3.connect("file:" + sys.argv[1] + "/state.db?mode=ro", uri=True); print(*c.execute("SELECT count(*), sum(length(tree)) FROM trees").fetchone())' "$1"
+}
+
 # ---------------------------------------------------------------- 1. cold full
 echo "== 1. cold full sync, site and hub identical (state deleted on both sides before each rep)"
 fresh main "$ORIG" "$ORIG"
@@ -242,7 +251,9 @@ for ((r = 1; r <= NOCHANGE_REPS; r++)); do
 done
 NC_WALL=$(median "${NC_W[@]}") NC_BYTES=$(median "${NC_B[@]}")
 NC_RATIO=$(ratio "$NC_WALL" "$COLD_WALL")
-echo "-- no-change: median wall ${NC_WALL}s, wire ${NC_BYTES} B (max $(printf '%s\n' "${NC_B[@]}" | sort -n | tail -1))"
+t=$(trees_of "$W/sites/.main.kuzusync") h=$(trees_of "$W/hub/.main.kuzusync")
+echo "-- no-change: median wall ${NC_WALL}s, wire ${NC_BYTES} B (max $(printf '%s\n' "${NC_B[@]}" | sort -n | tail -1));" \
+  "tree caches: site ${t% *} trees ${t#* } B, hub ${h% *} trees ${h#* } B"
 echo "   no-change / cold full wall: $NC_RATIO (goal <= 0.05): $(v "$NC_RATIO <= 0.05")"
 echo "   no-change wire bytes: $NC_BYTES (goal <= 1024): $(v "$NC_BYTES <= 1024")"
 RX_W=()
@@ -328,6 +339,29 @@ done
 echo "-- cold full, 1% differing (policy lww): median wall $(median "${P_W[@]}")s ($(ratio "$(median "${P_W[@]}")" "$COLD_WALL") of the identical case)," \
   "wire $(median "${P_B[@]}") B, client peak RSS $(median "${P_RSS[@]}") KB, hub peak RSS $(median "${P_HUB[@]}") KB"
 
+# ------------------------------------------ 2c. no change, aged tree cache
+# A cron site re-exports before every sync: each export is new files, so each
+# adds one tree per table to the tree cache beside it (up to 1024 trees).
+echo "== 2c. no-change sync after $AGE re-exports of the site (each: files rewritten, same rows; sync)"
+fresh aged "$ORIG" "$ORIG"
+sleep 2.1
+sync_run aged "aged-cold-full" >/dev/null
+for ((k = 1; k <= AGE; k++)); do
+  for f in "$W/sites/aged"/*; do cp -p "$f" "$f.tmp" && mv "$f.tmp" "$f"; done
+  sleep 2.1 # so that this export's trees are cached, as they would be on a cron site
+  sync_run aged "aged-reexport-$k" >/dev/null
+done
+AG_W=()
+for ((r = 1; r <= NOCHANGE_REPS; r++)); do
+  sync_run aged "aged-no-change-$r"
+  AG_W+=("$WALL")
+done
+AG_WALL=$(median "${AG_W[@]}")
+AG_TREES=$(trees_of "$W/sites/.aged.kuzusync")
+AG_RATIO=$(ratio "$AG_WALL" "$COLD_WALL")
+echo "-- no-change after $AGE re-exports: median wall ${AG_WALL}s ($(ratio "$AG_WALL" "$NC_WALL")x the fresh no-change;" \
+  "$AG_RATIO of the cold full sync: $(v "$AG_RATIO <= 0.05")); site tree cache: ${AG_TREES% *} trees, ${AG_TREES#* } B"
+
 echo "== summary"
 echo "cold full (identical)        wall ${COLD_WALL}s  wire ${COLD_BYTES} B"
 echo "no-change                    wall ${NC_WALL}s  wire ${NC_BYTES} B  ratio ${NC_RATIO} (<= 0.05: $(v "$NC_RATIO <= 0.05")), bytes (<= 1024: $(v "$NC_BYTES <= 1024"))"
@@ -336,4 +370,5 @@ echo "100 rows, hub side           wall ${HINC_WALL}s  wire ${HINC_BYTES} B  row
 for n in 1000 10000; do
   echo "per conflict N=$n           local-wins ${PER[$n-lw]} ms ($(v "${PER[$n-lw]} < 10")), lww ${PER[$n-lww]} ms ($(v "${PER[$n-lww]} < 10"))"
 done
+echo "no-change, $AGE re-exports    wall ${AG_WALL}s  ratio ${AG_RATIO} (<= 0.05: $(v "$AG_RATIO <= 0.05"))"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -383,6 +383,15 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
                                    " did not give the bundle's result root (tables: " + tables + "); " +
                                    dir_b + " is unchanged"));
   }
+  if (!options.output_dir.empty()) {  // B stays as it is; the new version goes beside it
+    s = RemoveTree(env, options.output_dir);
+    if (s.ok()) s = env->Rename(staging, options.output_dir);
+    if (s.ok()) s = env->SyncDir(where.parent);
+    if (!s.ok()) return cleanup(s);
+    result.root = new_root.value();
+    KS_RETURN_IF_ERROR(cleanup(Status::Ok()));
+    return result;
+  }
   // The one step that publishes: B's old and new versions trade places.
   s = env->ExchangePaths(staging, dir_b);
   if (s.ok()) s = env->SyncDir(where.parent);

@@ -328,6 +328,9 @@ struct ApplyOptions {
   // its rels along. Idempotent; with force, what a late Cypher batch will
   // make of a database exported before it was loaded.
   bool as_cypher = false;
+  // When set, the new version is built there (a path beside B, replaced if
+  // it exists) and B is left as it is.
+  std::string output_dir;
 };
 
 struct ApplyResult {
@@ -417,6 +420,13 @@ struct SyncConflict {
 
 class StateDb;
 
+struct PendingSync {
+  int64_t run_id = 0;
+  std::string merged_root;      // both sides' root once the sync is done
+  std::string local_base_root;  // the local side's root before it
+  bool emitted = false;         // its Cypher batch was written
+};
+
 struct SeenVersion {
   std::string table, key, digest_hex;
   int64_t at_ms = 0;
@@ -442,12 +452,24 @@ class SyncState {
   // was killed) and sets run->id; FinishRun or Commit record how it ended.
   Status BeginRun(SyncRun* run);
   Status FinishRun(const SyncRun& run, const std::vector<SyncConflict>& conflicts);
-  // Records a finished sync in one transaction: the checkpoint and the base
-  // (the snapshot file at base_path), the version vector, the run and its
-  // conflicts.
-  Status Commit(Env* env, const Checkpoint& checkpoint, const std::string& base_path,
-                const VersionVector& vector, const SyncRun& run,
-                const std::vector<SyncConflict>& conflicts);
+  // A sync that has computed its merge stores, before it changes either
+  // side, the checkpoint it will leave (`next`, whose base is the snapshot
+  // at base_path) and the bundle for the local side; a run killed after its
+  // push finishes from them (see docs/sync.md). PromotePending makes the
+  // pending checkpoint current, with the version vector, the run and its
+  // conflicts, in one transaction; DropPending forgets it.
+  Status SavePending(Env* env, const PendingSync& pending, const Checkpoint& next,
+                     const std::string& base_path, const std::string& local_bundle_path);
+  Result<std::optional<PendingSync>> LoadPending(const std::string& peer);
+  // Writes the pending local bundle to path; false when there is none.
+  Result<bool> ReadPendingBundle(Env* env, const std::string& peer, const std::string& path);
+  Status PromotePending(const std::string& peer, const VersionVector& vector, const SyncRun* run,
+                        const std::vector<SyncConflict>& conflicts);
+  Status DropPending(const std::string& peer);
+  Status MarkPendingEmitted(const std::string& peer);
+  // A replica others push to remembers the root each one's last push made.
+  Status RecordPush(const std::string& replica, const std::string& root);
+  Result<std::string> LastPush(const std::string& replica);  // "" if none
   // When this replica first saw `digest` (hex; empty: the row deleted) as
   // the version of a row: records now_ms if never seen, or with now_ms 0
   // only looks (0: never seen). Commit forgets local ones: they are merged.
@@ -477,11 +499,15 @@ struct MergeOptions {
   // Numeric columns merged as base + (local - base) + (remote - base).
   std::map<std::string, std::vector<std::string>> counters;  // table -> columns
   int threads = 0;
-  // lww without a column: when a version of a row (RowDigest hex) was first
-  // seen on the local (true) or remote side. May be empty: then local wins ties.
-  std::function<int64_t(bool local, const std::string& table, const std::string& key,
-                        const std::string& digest_hex)>
-      first_seen;
+  // lww without a column: when each version (RowDigest hex, "" for a
+  // deleted row) was first seen on its side, in ms; 0 when unknown (older
+  // than any known). Called once, with every conflict's two versions, so a
+  // remote can answer in one round trip. May be empty: all unknown.
+  struct FirstSeenQuery {
+    bool local = false;
+    std::string table, key, digest_hex;
+  };
+  std::function<std::vector<int64_t>(const std::vector<FirstSeenQuery>&)> first_seen;
   PackOptions pack;
 };
 

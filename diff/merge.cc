@@ -309,11 +309,8 @@ class Merger {
         }
       }
     }
-    int64_t seen_local = 0, seen_remote = 0;
-    if (options_.first_seen) {
-      seen_local = options_.first_seen(true, table.name, key, local.present ? HexOf(local.digest) : "");
-      seen_remote = options_.first_seen(false, table.name, key, remote.present ? HexOf(remote.digest) : "");
-    }
+    const int64_t seen_local = FirstSeen(true, table.name, key, local);
+    const int64_t seen_remote = FirstSeen(false, table.name, key, remote);
     if (seen_local != seen_remote) {
       *local_wins = seen_local > seen_remote;
       *why = "lww by first-seen time";
@@ -328,9 +325,32 @@ class Merger {
     return Status::Ok();
   }
 
+  // A first pass over the conflicts asks for the times it needs (and takes
+  // them as unknown); after SetTimes, a second pass has them.
+  int64_t FirstSeen(bool local, const std::string& table, const std::string& key, const Version& v) {
+    MergeOptions::FirstSeenQuery q{local, table, key, v.present ? HexOf(v.digest) : ""};
+    auto it = times_.find(std::tuple(q.local, q.table, q.key, q.digest_hex));
+    if (it != times_.end()) return it->second;
+    wanted_.push_back(std::move(q));
+    return 0;
+  }
+
+ public:
+  const std::vector<MergeOptions::FirstSeenQuery>& wanted() const { return wanted_; }
+  void SetTimes(const std::vector<int64_t>& times) {
+    for (size_t i = 0; i < wanted_.size() && i < times.size(); ++i) {
+      const auto& q = wanted_[i];
+      times_[std::tuple(q.local, q.table, q.key, q.digest_hex)] = times[i];
+    }
+    wanted_.clear();
+  }
+
+ private:
   const MergeOptions& options_;
   MergeResult* result_;
   merkle::RowHasher hasher_;
+  std::vector<MergeOptions::FirstSeenQuery> wanted_;
+  std::map<std::tuple<bool, std::string, std::string, std::string>, int64_t> times_;
 };
 
 using PairKey = std::tuple<std::string, std::string, std::string, std::string>;
@@ -380,6 +400,42 @@ Status AddLocalRelPairs(Replica* local, const TableSchema& table,
   return Status::Ok();
 }
 
+// Merges every node table's changes; fills *gone with the keys the merge
+// leaves absent.
+Status MergeNodes(Replica* local, Replica* base, Changes& local_changes, Changes& remote_changes,
+                  Merger* merger, std::map<std::string, std::vector<NodeOutcome>>* node_outcomes,
+                  std::map<std::string, std::set<std::string>>* gone) {
+  for (const TableSchema& table : local->schema().tables) {
+    if (table.kind != TableKind::kNode) continue;
+    const auto& from_local = local_changes.nodes[table.name];
+    const auto& from_remote = remote_changes.nodes[table.name];
+    std::set<std::string> keys;
+    for (const auto& [key, c] : from_local) keys.insert(key);
+    for (const auto& [key, c] : from_remote) keys.insert(key);
+    for (const std::string& key : keys) {
+      NodeOutcome o;
+      o.key = key;
+      auto l = from_local.find(key);
+      auto r = from_remote.find(key);
+      Version base_version;
+      if (base == nullptr) {  // full: "side" is local, "reference" is remote
+        o.local = l->second.side;
+        o.remote = l->second.reference;
+      } else {
+        base_version = l != from_local.end() ? l->second.reference : r->second.reference;
+        o.local = l != from_local.end() ? l->second.side : base_version;
+        o.remote = r != from_remote.end() ? r->second.side : base_version;
+      }
+      KS_RETURN_IF_ERROR(merger->MergeNode(table, key, base == nullptr ? nullptr : &base_version,
+                                          o.local, o.remote, &o.merged));
+      if (!o.merged.present) (*gone)[table.name].insert(key);
+      (*node_outcomes)[table.name].push_back(std::move(o));
+    }
+  }
+
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<MergeResult> MergeReplicas(Env* env, Replica* local, Replica* base, Replica* remote,
@@ -413,33 +469,17 @@ Result<MergeResult> MergeReplicas(Env* env, Replica* local, Replica* base, Repli
   std::map<std::string, std::map<std::string, RelOutcome>> rel_outcomes;
   std::map<std::string, std::set<std::string>> gone;  // node table -> keys absent after the merge
 
-  for (const TableSchema& table : local->schema().tables) {
-    if (table.kind != TableKind::kNode) continue;
-    const auto& from_local = local_changes.nodes[table.name];
-    const auto& from_remote = remote_changes.nodes[table.name];
-    std::set<std::string> keys;
-    for (const auto& [key, c] : from_local) keys.insert(key);
-    for (const auto& [key, c] : from_remote) keys.insert(key);
-    for (const std::string& key : keys) {
-      NodeOutcome o;
-      o.key = key;
-      auto l = from_local.find(key);
-      auto r = from_remote.find(key);
-      Version base_version;
-      if (base == nullptr) {  // full: "side" is local, "reference" is remote
-        o.local = l->second.side;
-        o.remote = l->second.reference;
-      } else {
-        base_version = l != from_local.end() ? l->second.reference : r->second.reference;
-        o.local = l != from_local.end() ? l->second.side : base_version;
-        o.remote = r != from_remote.end() ? r->second.side : base_version;
-      }
-      KS_RETURN_IF_ERROR(merger.MergeNode(table, key, base == nullptr ? nullptr : &base_version,
-                                          o.local, o.remote, &o.merged));
-      if (!o.merged.present) gone[table.name].insert(key);
-      node_outcomes[table.name].push_back(std::move(o));
-    }
+  KS_RETURN_IF_ERROR(MergeNodes(local, base, local_changes, remote_changes, &merger, &node_outcomes, &gone));
+  if (!merger.wanted().empty() && options.first_seen) {
+    // lww by first-seen time: every time asked for at once, then again.
+    merger.SetTimes(options.first_seen(merger.wanted()));
+    result = MergeResult{};
+    node_outcomes.clear();
+    gone.clear();
+    KS_RETURN_IF_ERROR(MergeNodes(local, base, local_changes, remote_changes, &merger, &node_outcomes, &gone));
   }
+
+  if (result.stopped) return result;  // nothing is written: rels are not looked at
 
   for (const TableSchema& table : local->schema().tables) {
     if (table.kind != TableKind::kRel) continue;
@@ -491,7 +531,6 @@ Result<MergeResult> MergeReplicas(Env* env, Replica* local, Replica* base, Repli
       outcomes[digest] = std::move(o);
     }
   }
-  if (result.stopped) return result;
 
   // The two bundles, and the check that both lead to the same replica.
   DeltaBuilder to_local(env, local_bundle + ".kuzusync-staging");

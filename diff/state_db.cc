@@ -41,7 +41,12 @@ const char* const kMigrations[] = {
     " base_known INTEGER NOT NULL, base_row TEXT,"
     " local_row TEXT, remote_row TEXT, resolution TEXT NOT NULL, detail TEXT NOT NULL);"
     "CREATE TABLE first_seen(table_name TEXT NOT NULL, row_key TEXT NOT NULL,"
-    " digest TEXT NOT NULL, at_ms INTEGER NOT NULL, PRIMARY KEY(table_name, row_key, digest));",
+    " digest TEXT NOT NULL, at_ms INTEGER NOT NULL, PRIMARY KEY(table_name, row_key, digest));"
+    // A sync between its push and its checkpoint: enough to finish it.
+    "CREATE TABLE pending(peer TEXT PRIMARY KEY, run_id INTEGER NOT NULL, merged_root TEXT NOT NULL,"
+    " local_base_root TEXT NOT NULL, emitted INTEGER NOT NULL);"
+    // On a replica others push to: the root each one's last push made.
+    "CREATE TABLE pushes(replica TEXT PRIMARY KEY, root TEXT NOT NULL, at_ms INTEGER NOT NULL);",
 };
 
 std::string NewReplicaId() {
@@ -99,6 +104,10 @@ Result<std::unique_ptr<StateDb>> StateDb::Open(const std::string& replica_dir, b
   const std::string state_dir = BesideReplica(replica_dir, ".kuzusync");
   const std::string path = JoinPath(state_dir, "state.db");
   if (create) {
+    struct stat replica;
+    if (::stat(replica_dir.c_str(), &replica) != 0 || !S_ISDIR(replica.st_mode)) {
+      return Status::NotFound("no such replica directory", replica_dir);  // nothing is created beside it
+    }
     if (::mkdir(state_dir.c_str(), 0755) != 0 && errno != EEXIST) {
       return Status::IoError(std::string("cannot create the state directory: ") + strerror(errno),
                              state_dir);

@@ -156,18 +156,6 @@ Result<VersionVector> SyncState::Vector() {
   return v;
 }
 
-Status SyncState::SaveVector(const VersionVector& vector) {
-  Transaction t(db_.get());
-  KS_RETURN_IF_ERROR(t.Begin());
-  KS_RETURN_IF_ERROR(db_->Exec("DELETE FROM version_vector"));
-  for (const auto& [id, n] : vector) {
-    Statement put(db_->db(), "INSERT INTO version_vector(replica, counter) VALUES (?, ?)");
-    put.Bind(1, id).Bind(2, static_cast<int64_t>(n));
-    KS_RETURN_IF_ERROR(Done(db_.get(), put, "saving the version vector"));
-  }
-  return t.Commit();
-}
-
 namespace {
 
 constexpr char kCheckpointColumns[] =
@@ -201,29 +189,96 @@ Result<std::optional<Checkpoint>> SyncState::LoadCheckpoint(const std::string& p
 
 Result<std::vector<Checkpoint>> SyncState::Checkpoints() {
   std::vector<Checkpoint> out;
-  Statement all(db_->db(), std::string("SELECT ") + kCheckpointColumns + " FROM checkpoints ORDER BY peer");
+  Statement all(db_->db(), std::string("SELECT ") + kCheckpointColumns + " FROM checkpoints WHERE instr(peer, char(10)) = 0 ORDER BY peer");
   int rc;
   while ((rc = all.Step()) == SQLITE_ROW) out.push_back(ReadCheckpoint(all));
   if (rc != SQLITE_DONE) return db_->Error("reading checkpoints");
   return out;
 }
 
-Status SyncState::ReadBase(Env* env, const std::string& peer, const std::string& path) {
-  KS_ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint, LoadCheckpoint(peer));
-  if (!checkpoint) return Status::NotFound("no checkpoint for " + peer, db_->path());
+namespace {
+
+// Keys of what a pending sync stores beside the checkpoints: a peer name
+// never holds a newline.
+std::string PendingKey(const std::string& peer) { return "pending\n" + peer; }
+std::string PendingBundleKey(const std::string& peer) { return "pending-bundle\n" + peer; }
+
+Status DeleteChunks(StateDb* db, const std::string& key) {
+  Statement clear(db->db(), "DELETE FROM base_chunks WHERE peer = ?");
+  clear.Bind(1, key);
+  return Done(db, clear, "removing stored chunks");
+}
+
+// Stores a file's bytes under `key` (replacing what was there).
+Status WriteChunks(StateDb* db, Env* env, const std::string& key, const std::string& path,
+                   uint64_t* bytes) {
+  KS_RETURN_IF_ERROR(DeleteChunks(db, key));
+  std::unique_ptr<SequentialFile> in;
+  KS_RETURN_IF_ERROR(env->NewSequentialFile(path, &in));
+  std::string chunk(kBaseChunk, '\0');
+  *bytes = 0;
+  for (int64_t seq = 0;; ++seq) {
+    size_t got = 0;
+    KS_RETURN_IF_ERROR(in->Read(chunk.size(), chunk.data(), &got));
+    if (got == 0) return Status::Ok();
+    *bytes += got;
+    Statement put(db->db(), "INSERT INTO base_chunks(peer, seq, data) VALUES (?, ?, ?)");
+    put.Bind(1, key).Bind(2, seq).BindBlob(3, std::string_view(chunk.data(), got));
+    KS_RETURN_IF_ERROR(Done(db, put, "storing a snapshot"));
+  }
+}
+
+Status ReadChunks(StateDb* db, Env* env, const std::string& key, const std::string& path,
+                  uint64_t* bytes) {
   std::unique_ptr<WritableFile> out;
   KS_RETURN_IF_ERROR(env->NewWritableFile(path, &out));
-  Statement chunks(db_->db(), "SELECT data FROM base_chunks WHERE peer = ? ORDER BY seq");
-  chunks.Bind(1, peer);
+  Statement chunks(db->db(), "SELECT data FROM base_chunks WHERE peer = ? ORDER BY seq");
+  chunks.Bind(1, key);
   int rc;
-  uint64_t bytes = 0;
+  *bytes = 0;
   while ((rc = chunks.Step()) == SQLITE_ROW) {
     std::string data = chunks.Text(0);
-    bytes += data.size();
+    *bytes += data.size();
     KS_RETURN_IF_ERROR(out->Append(data));
   }
   KS_RETURN_IF_ERROR(out->Close());
-  if (rc != SQLITE_DONE) return db_->Error("reading the base of " + peer);
+  if (rc != SQLITE_DONE) return db->Error("reading a stored snapshot");
+  return Status::Ok();
+}
+
+Status PutCheckpoint(StateDb* db, const std::string& key, const Checkpoint& c) {
+  Statement put(db->db(), std::string("INSERT OR REPLACE INTO checkpoints(") + kCheckpointColumns +
+                              ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  put.Bind(1, key).Bind(2, c.at_ms).Bind(3, c.local_root).Bind(4, c.remote_root);
+  put.Bind(5, c.schema_hash).Bind(6, static_cast<int64_t>(c.events)).Bind(7, c.table_rows);
+  put.Bind(8, c.remote_vector).Bind(9, c.base_checksum).Bind(10, static_cast<int64_t>(c.base_bytes));
+  return Done(db, put, "storing the checkpoint");
+}
+
+Status SaveVectorIn(StateDb* db, const VersionVector& vector) {
+  KS_RETURN_IF_ERROR(db->Exec("DELETE FROM version_vector"));
+  for (const auto& [id, n] : vector) {
+    Statement put(db->db(), "INSERT INTO version_vector(replica, counter) VALUES (?, ?)");
+    put.Bind(1, id).Bind(2, static_cast<int64_t>(n));
+    KS_RETURN_IF_ERROR(Done(db, put, "saving the version vector"));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status SyncState::SaveVector(const VersionVector& vector) {
+  Transaction t(db_.get());
+  KS_RETURN_IF_ERROR(t.Begin());
+  KS_RETURN_IF_ERROR(SaveVectorIn(db_.get(), vector));
+  return t.Commit();
+}
+
+Status SyncState::ReadBase(Env* env, const std::string& peer, const std::string& path) {
+  KS_ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint, LoadCheckpoint(peer));
+  if (!checkpoint) return Status::NotFound("no checkpoint for " + peer, db_->path());
+  uint64_t bytes = 0;
+  KS_RETURN_IF_ERROR(ReadChunks(db_.get(), env, peer, path, &bytes));
   KS_ASSIGN_OR_RETURN(std::string checksum, Sha256File(env, path));
   if (bytes != checkpoint->base_bytes || checksum != checkpoint->base_checksum) {
     return Status::Corrupt("the stored base of " + peer + " does not match its checksum", db_->path());
@@ -231,51 +286,101 @@ Status SyncState::ReadBase(Env* env, const std::string& peer, const std::string&
   return Status::Ok();
 }
 
-Status SyncState::Commit(Env* env, const Checkpoint& checkpoint, const std::string& base_path,
-                         const VersionVector& vector, const SyncRun& run,
-                         const std::vector<SyncConflict>& conflicts) {
-  Checkpoint stored = checkpoint;
+Status SyncState::SavePending(Env* env, const PendingSync& pending, const Checkpoint& next,
+                              const std::string& base_path, const std::string& local_bundle_path) {
+  Checkpoint stored = next;
   KS_ASSIGN_OR_RETURN(stored.base_checksum, Sha256File(env, base_path));
-  std::unique_ptr<SequentialFile> in;
-  KS_RETURN_IF_ERROR(env->NewSequentialFile(base_path, &in));
-
   Transaction t(db_.get());
   KS_RETURN_IF_ERROR(t.Begin());
-  {
-    Statement clear(db_->db(), "DELETE FROM base_chunks WHERE peer = ?");
-    clear.Bind(1, checkpoint.peer);
-    KS_RETURN_IF_ERROR(Done(db_.get(), clear, "replacing the base"));
+  KS_RETURN_IF_ERROR(WriteChunks(db_.get(), env, PendingKey(next.peer), base_path, &stored.base_bytes));
+  KS_RETURN_IF_ERROR(PutCheckpoint(db_.get(), PendingKey(next.peer), stored));
+  KS_RETURN_IF_ERROR(DeleteChunks(db_.get(), PendingBundleKey(next.peer)));
+  if (!local_bundle_path.empty()) {
+    uint64_t bytes = 0;
+    KS_RETURN_IF_ERROR(WriteChunks(db_.get(), env, PendingBundleKey(next.peer), local_bundle_path, &bytes));
   }
-  std::string chunk(kBaseChunk, '\0');
-  stored.base_bytes = 0;
-  for (int64_t seq = 0;; ++seq) {
-    size_t got = 0;
-    KS_RETURN_IF_ERROR(in->Read(chunk.size(), chunk.data(), &got));
-    if (got == 0) break;
-    stored.base_bytes += got;
-    Statement put(db_->db(), "INSERT INTO base_chunks(peer, seq, data) VALUES (?, ?, ?)");
-    put.Bind(1, checkpoint.peer).Bind(2, seq).BindBlob(3, std::string_view(chunk.data(), got));
-    KS_RETURN_IF_ERROR(Done(db_.get(), put, "storing the base"));
+  Statement put(db_->db(),
+                "INSERT OR REPLACE INTO pending(peer, run_id, merged_root, local_base_root, emitted)"
+                " VALUES (?, ?, ?, ?, 0)");
+  put.Bind(1, next.peer).Bind(2, pending.run_id).Bind(3, pending.merged_root).Bind(4, pending.local_base_root);
+  KS_RETURN_IF_ERROR(Done(db_.get(), put, "recording the pending sync"));
+  return t.Commit();
+}
+
+Result<std::optional<PendingSync>> SyncState::LoadPending(const std::string& peer) {
+  Statement get(db_->db(), "SELECT run_id, merged_root, local_base_root, emitted FROM pending WHERE peer = ?");
+  int rc = get.Bind(1, peer).Step();
+  if (rc == SQLITE_DONE) return std::optional<PendingSync>();
+  if (rc != SQLITE_ROW) return db_->Error("reading the pending sync");
+  PendingSync p;
+  p.run_id = get.Int(0);
+  p.merged_root = get.Text(1);
+  p.local_base_root = get.Text(2);
+  p.emitted = get.Int(3) != 0;
+  return std::optional<PendingSync>(p);
+}
+
+Status SyncState::MarkPendingEmitted(const std::string& peer) {
+  Statement mark(db_->db(), "UPDATE pending SET emitted = 1 WHERE peer = ?");
+  mark.Bind(1, peer);
+  return Done(db_.get(), mark, "recording the Cypher batch");
+}
+
+Result<bool> SyncState::ReadPendingBundle(Env* env, const std::string& peer, const std::string& path) {
+  uint64_t bytes = 0;
+  KS_RETURN_IF_ERROR(ReadChunks(db_.get(), env, PendingBundleKey(peer), path, &bytes));
+  return bytes > 0;
+}
+
+Status SyncState::DropPending(const std::string& peer) {
+  Transaction t(db_.get());
+  KS_RETURN_IF_ERROR(t.Begin());
+  KS_RETURN_IF_ERROR(DeleteChunks(db_.get(), PendingKey(peer)));
+  KS_RETURN_IF_ERROR(DeleteChunks(db_.get(), PendingBundleKey(peer)));
+  Statement drop(db_->db(), "DELETE FROM checkpoints WHERE peer = ?");
+  drop.Bind(1, PendingKey(peer));
+  KS_RETURN_IF_ERROR(Done(db_.get(), drop, "dropping the pending checkpoint"));
+  Statement forget(db_->db(), "DELETE FROM pending WHERE peer = ?");
+  forget.Bind(1, peer);
+  KS_RETURN_IF_ERROR(Done(db_.get(), forget, "dropping the pending sync"));
+  return t.Commit();
+}
+
+Status SyncState::PromotePending(const std::string& peer, const VersionVector& vector,
+                                 const SyncRun* run, const std::vector<SyncConflict>& conflicts) {
+  Transaction t(db_.get());
+  KS_RETURN_IF_ERROR(t.Begin());
+  KS_RETURN_IF_ERROR(DeleteChunks(db_.get(), peer));
+  KS_RETURN_IF_ERROR(DeleteChunks(db_.get(), PendingBundleKey(peer)));
+  for (const char* sql : {"UPDATE base_chunks SET peer = ?2 WHERE peer = ?1",
+                          "DELETE FROM checkpoints WHERE peer = ?2",
+                          "UPDATE checkpoints SET peer = ?2 WHERE peer = ?1"}) {
+    Statement move(db_->db(), sql);
+    move.Bind(1, PendingKey(peer)).Bind(2, peer);
+    KS_RETURN_IF_ERROR(Done(db_.get(), move, "making the pending checkpoint current"));
   }
-  {
-    Statement put(db_->db(), std::string("INSERT OR REPLACE INTO checkpoints(") + kCheckpointColumns +
-                                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    put.Bind(1, stored.peer).Bind(2, stored.at_ms).Bind(3, stored.local_root).Bind(4, stored.remote_root);
-    put.Bind(5, stored.schema_hash).Bind(6, static_cast<int64_t>(stored.events)).Bind(7, stored.table_rows);
-    put.Bind(8, stored.remote_vector).Bind(9, stored.base_checksum);
-    put.Bind(10, static_cast<int64_t>(stored.base_bytes));
-    KS_RETURN_IF_ERROR(Done(db_.get(), put, "storing the checkpoint"));
-  }
-  KS_RETURN_IF_ERROR(db_->Exec("DELETE FROM version_vector"));
-  for (const auto& [id, n] : vector) {
-    Statement put(db_->db(), "INSERT INTO version_vector(replica, counter) VALUES (?, ?)");
-    put.Bind(1, id).Bind(2, static_cast<int64_t>(n));
-    KS_RETURN_IF_ERROR(Done(db_.get(), put, "saving the version vector"));
-  }
+  Statement forget(db_->db(), "DELETE FROM pending WHERE peer = ?");
+  forget.Bind(1, peer);
+  KS_RETURN_IF_ERROR(Done(db_.get(), forget, "dropping the pending sync"));
+  KS_RETURN_IF_ERROR(SaveVectorIn(db_.get(), vector));
   // Every version seen so far is merged now: its time has served.
   KS_RETURN_IF_ERROR(db_->Exec("DELETE FROM first_seen"));
-  KS_RETURN_IF_ERROR(UpdateRun(db_.get(), run, conflicts));
+  if (run != nullptr) KS_RETURN_IF_ERROR(UpdateRun(db_.get(), *run, conflicts));
   return t.Commit();
+}
+
+Status SyncState::RecordPush(const std::string& replica, const std::string& root) {
+  Statement put(db_->db(), "INSERT OR REPLACE INTO pushes(replica, root, at_ms) VALUES (?, ?, ?)");
+  put.Bind(1, replica).Bind(2, root).Bind(3, NowMs());
+  return Done(db_.get(), put, "recording a push");
+}
+
+Result<std::string> SyncState::LastPush(const std::string& replica) {
+  Statement get(db_->db(), "SELECT root FROM pushes WHERE replica = ?");
+  int rc = get.Bind(1, replica).Step();
+  if (rc == SQLITE_DONE) return std::string();
+  if (rc != SQLITE_ROW) return db_->Error("reading pushes");
+  return get.Text(0);
 }
 
 Status SyncState::BeginRun(SyncRun* run) {

@@ -2,6 +2,7 @@
 // an in-process pair, and RemoteReplica answering the comparison's needs
 // over the protocol.
 
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <map>
@@ -63,6 +64,7 @@ std::string EncodeStateUpdate(const RemoteReplica::StateUpdate& state) {
   Encoder e;
   e.Bytes(VectorText(state.vector)).Varint(state.seen.size());
   for (const SeenVersion& v : state.seen) EncodeSeen(&e, v, /*with_time=*/true);
+  e.Bytes(state.replica_id).Bytes(state.result_root);
   return e.str();
 }
 
@@ -71,7 +73,7 @@ Status DecodeState(Decoder* d, RemoteReplica::State* state) {
   KS_RETURN_IF_ERROR(d->Bytes(&state->replica_id, 256));
   KS_RETURN_IF_ERROR(d->Bytes(&vector_text));
   KS_ASSIGN_OR_RETURN(state->vector, ParseVector(vector_text));
-  return Status::Ok();
+  return d->Bytes(&state->last_push_root, 256);
 }
 
 class RemoteTreeView;
@@ -99,7 +101,7 @@ class Remote final : public RemoteReplica {
   }
 
   Status Open(const std::vector<std::string>& tables, uint64_t leaf_rows,
-              const std::string& expected_root, bool want_state);
+              const std::string& expected_root, bool want_state, const std::string& replica_id);
   bool unchanged() const override { return unchanged_; }
   Result<State> GetState(const std::vector<SeenVersion>& queries) override;
   Status PutState(const StateUpdate& state) override;
@@ -252,13 +254,13 @@ class RemoteRowSource final : public RowSource {
 };
 
 Status Remote::Open(const std::vector<std::string>& tables, uint64_t leaf_rows,
-                    const std::string& expected_root, bool want_state) {
+                    const std::string& expected_root, bool want_state, const std::string& replica_id) {
   Encoder e;
   e.Varint(tables.size());
   for (const std::string& t : tables) e.Bytes(t);
   e.Varint(leaf_rows);
   if (!expected_root.empty() || want_state) e.Bytes(expected_root);
-  if (want_state) e.Varint(1);
+  if (want_state) e.Varint(1).Bytes(replica_id);
   std::string answer;
   KS_RETURN_IF_ERROR(Call(Msg::kOpen, e.str(), Msg::kTrees, &answer));
   Decoder d(answer);
@@ -428,6 +430,9 @@ Result<std::unique_ptr<RemoteReplica>> RemoteReplica::Connect(Env* env, const Re
     case RemoteSpec::Kind::kLocal: {
       // The same protocol in-process: a thread serves the other end.
       int fds[2];
+      // A server that refuses (no such replica) closes its end: a write
+      // must then fail with EPIPE, not kill the process.
+      ::signal(SIGPIPE, SIG_IGN);
       if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
         return Status::IoError("socketpair failed");
       }
@@ -470,7 +475,7 @@ Result<std::unique_ptr<RemoteReplica>> RemoteReplica::Connect(Env* env, const Re
   auto remote = std::make_unique<Remote>(spec.text, std::move(stream), std::move(server));
   remote->env = env;
   KS_RETURN_IF_ERROR(remote->Hello(replica, token, access));
-  KS_RETURN_IF_ERROR(remote->Open(tables, options.tree_leaf_rows, options.expected_root, options.want_state));
+  KS_RETURN_IF_ERROR(remote->Open(tables, options.tree_leaf_rows, options.expected_root, options.want_state, options.replica_id));
   return std::unique_ptr<RemoteReplica>(std::move(remote));
 }
 

@@ -116,8 +116,11 @@ class Session {
     if (leaf_rows == 0 || leaf_rows > (1u << 20)) return Status::InvalidArgument("protocol: bad leaf size");
     std::string expected_root;  // sync: the root the client saw last time
     uint64_t want_state = 0;    // sync: append the replica id and version vector
+    std::string client;         // sync: the client's replica id
     if (!d.done()) KS_RETURN_IF_ERROR(d.Bytes(&expected_root, 256));
     if (!d.done()) KS_RETURN_IF_ERROR(d.Varint(&want_state));
+    if (!d.done()) KS_RETURN_IF_ERROR(d.Bytes(&client, 256));
+    client_ = client;
     KS_ASSIGN_OR_RETURN(replica_, LocalReplica::Open(options_.env, dir_, tables, options_.threads,
                                                      leaf_rows, Cache()));
     Encoder e;
@@ -137,10 +140,12 @@ class Session {
     return ch_->Send(Msg::kTrees, e.str());
   }
 
+  // The replica's id, version vector, and the root the client's last push made.
   Status EncodeState(Encoder* e) {
     KS_ASSIGN_OR_RETURN(SyncState* state, State());
     KS_ASSIGN_OR_RETURN(VersionVector vector, state->Vector());
-    e->Bytes(state->replica_id()).Bytes(VectorText(vector));
+    KS_ASSIGN_OR_RETURN(std::string last_push, state->LastPush(client_));
+    e->Bytes(state->replica_id()).Bytes(VectorText(vector)).Bytes(last_push);
     return Status::Ok();
   }
 
@@ -181,8 +186,13 @@ class Session {
     if (n > (1u << 20)) return Status::InvalidArgument("protocol: too many first-seen times");
     std::vector<SeenVersion> seen(n);
     for (SeenVersion& v : seen) KS_RETURN_IF_ERROR(DecodeSeen(&d, &v, /*with_time=*/true));
+    std::string client, result_root;
+    KS_RETURN_IF_ERROR(d.Bytes(&client, 256));
+    KS_RETURN_IF_ERROR(d.Bytes(&result_root, 256));
     KS_RETURN_IF_ERROR(state->MergeVector(vector));
-    return state->RecordSeen(seen);
+    KS_RETURN_IF_ERROR(state->RecordSeen(seen));
+    if (!client.empty() && !result_root.empty()) KS_RETURN_IF_ERROR(state->RecordPush(client, result_root));
+    return Status::Ok();
   }
 
   static Status DecodeSeen(Decoder* d, SeenVersion* v, bool with_time) {
@@ -388,6 +398,7 @@ class Session {
   std::unique_ptr<TreeCache> cache_;
   bool cache_opened_ = false;
   std::unique_ptr<SyncState> state_;
+  std::string client_;  // the client's replica id, when it syncs
 };
 
 }  // namespace

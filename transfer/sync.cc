@@ -78,40 +78,50 @@ class SyncRunner {
     KS_RETURN_IF_ERROR(env_->LockFile(BesideReplica(local_dir_, kLockSuffix), LockMode::kExclusive,
                                       &replica_lock_));
     cache_ = OpenReplicaTreeCache(local_dir_);
+    // What a killed run built beside the export; a pending run is finished
+    // from the state, not from this.
+    KS_RETURN_IF_ERROR(RemoveTree(env_, BesideReplica(local_dir_, ".kuzusync-merged")));
     if (!options_.emit_cypher_dir.empty() && !options_.dry_run) KS_RETURN_IF_ERROR(ReplayPendingBatches());
-
-    Progress("hashing " + local_dir_);
-    KS_ASSIGN_OR_RETURN(local_, LocalReplica::Open(env_, local_dir_, {}, options_.threads,
-                                                   merkle::kNetworkLeafRows, cache_.get()));
-    const std::string local_root = ReplicaRoot(*local_);
+    KS_RETURN_IF_ERROR(HashLocal());
     KS_ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint, state_->LoadCheckpoint(report_->peer));
-    report_->mode = "incremental";
-    if (!checkpoint) {
-      GoFull("no checkpoint");
-    } else if (checkpoint->schema_hash != SchemaHash(local_->schema())) {
-      GoFull("schema changed");
-    }
-    report_->local_changed = full_ || local_root != checkpoint->local_root;
-    // Local changes are found against the base without the network.
-    if (!full_ && report_->local_changed) {
-      Status s = OpenBase();
-      if (!s.ok()) GoFull("checkpoint unreadable: " + s.message());
-    }
+    KS_ASSIGN_OR_RETURN(std::optional<PendingSync> pending, state_->LoadPending(report_->peer));
 
     Progress("connecting to " + spec_.text);
     ConnectOptions connect = options_.connect;
     connect.threads = options_.threads;
     connect.tree_leaf_rows = merkle::kNetworkLeafRows;
-    if (!full_) connect.expected_root = checkpoint->remote_root;
+    if (checkpoint && !pending) connect.expected_root = checkpoint->remote_root;
     connect.want_state = true;
+    connect.replica_id = state_->replica_id();
     KS_ASSIGN_OR_RETURN(remote_, RemoteReplica::Connect(env_, spec_, connect,
                                                         options_.dry_run ? Access::kRead : Access::kWrite, {}));
     KS_ASSIGN_OR_RETURN(RemoteReplica::State remote_state, remote_->GetState({}));
-    report_->remote_changed = full_ || !remote_->unchanged();
-    if (!full_ && report_->remote_changed && SchemaHash(remote_->schema()) != checkpoint->schema_hash) {
-      GoFull("schema changed");
-      report_->local_changed = true;
+    if (pending && !options_.dry_run) {
+      KS_RETURN_IF_ERROR(FinishInterruptedRun(*pending, remote_state));
+      KS_ASSIGN_OR_RETURN(checkpoint, state_->LoadCheckpoint(report_->peer));
     }
+    const std::string local_root = ReplicaRoot(*local_);
+
+    report_->mode = "incremental";
+    if (!checkpoint) {
+      GoFull("no checkpoint");
+    } else if (checkpoint->schema_hash != SchemaHash(local_->schema()) ||
+               (!remote_->unchanged() && SchemaHash(remote_->schema()) != checkpoint->schema_hash)) {
+      GoFull("schema changed");
+    }
+    report_->local_changed = full_ || local_root != checkpoint->local_root;
+    report_->remote_changed =
+        full_ || (!remote_->unchanged() && ReplicaRoot(*remote_) != checkpoint->remote_root);
+    // Local changes are found against the base, without the network.
+    if (!full_ && report_->local_changed) {
+      Status s = OpenBase();
+      if (!s.ok()) {
+        GoFull("checkpoint unreadable: " + s.message());
+        report_->remote_changed = true;
+      }
+    }
+    if (full_ && remote_->unchanged()) return Status::Corrupt("the remote sent no trees");
+
     KS_ASSIGN_OR_RETURN(VersionVector vector, state_->Vector());
     report_->vector_order = OrderName(CompareVectors(remote_state.vector, vector));
     if (report_->local_changed) ++vector[state_->replica_id()];  // a local change set
@@ -145,16 +155,47 @@ class SyncRunner {
       return Status::Ok();
     }
 
-    // Order matters for an interrupted run: the Cypher batch first (a batch
-    // written twice is harmless, one never written is a lost change), then
-    // the remote, then the local export, then the checkpoint. Changes that
-    // reached one side before a kill show up next time as the same change on
-    // both sides, which merges to nothing.
-    if (merged.local_bundle && !options_.emit_cypher_dir.empty()) KS_RETURN_IF_ERROR(EmitCypher(run->id));
-    // The remote's state learns this replica's vector and when the
-    // versions it sends were first seen, for the next site's lww.
+    // Before either side changes, the state records what this run will
+    // leave: the merged version (built beside the export) as the next base,
+    // and the local bundle. A run killed after its push is finished from
+    // them by the next one (FinishInterruptedRun); killed before, it never
+    // happened.
+    const std::string merged_dir = BesideReplica(local_dir_, ".kuzusync-merged");
+    std::string merged_export = local_dir_;
+    if (merged.local_bundle) {
+      ApplyOptions apply;
+      apply.threads = options_.threads;
+      apply.cache = cache_.get();
+      apply.output_dir = merged_dir;
+      KS_ASSIGN_OR_RETURN(ApplyResult applied, ApplyBundle(env_, local_bundle_, local_dir_, apply));
+      if (applied.root != merged.merged_root) {
+        return Status::Corrupt("applying the merge locally did not give the merged root");
+      }
+      merged_export = merged_dir;
+    }
+    Progress("storing the pending checkpoint");
     const int64_t now = NowMs();
-    RemoteReplica::StateUpdate update{vector, merged.local_versions_sent};
+    const std::string base_path = temp_.New("new-base");
+    PackOptions pack;
+    pack.threads = options_.threads;
+    KS_RETURN_IF_ERROR(PackSnapshot(env_, merged_export, base_path, pack, options_.threads).status());
+    Checkpoint next;
+    next.peer = report_->peer;
+    next.at_ms = now;
+    next.local_root = merged.merged_root;
+    next.remote_root = merged.merged_root;
+    next.schema_hash = SchemaHash(local_->schema());
+    next.events = (checkpoint ? checkpoint->events : 0) + merged.rows_to_local + merged.rows_to_remote;
+    next.table_rows = merged.table_rows;
+    next.remote_vector = VectorText(vector);
+    KS_RETURN_IF_ERROR(state_->SavePending(env_, {run->id, merged.merged_root, local_root, false}, next,
+                                           base_path, merged.local_bundle ? local_bundle_ : ""));
+
+    // The remote, with its state: this replica's vector, when the versions
+    // it sends were first seen (for the next site's lww), and the root the
+    // push makes (how a rerun learns the push landed).
+    RemoteReplica::StateUpdate update{vector, merged.local_versions_sent, state_->replica_id(),
+                                      merged.merged_root};
     for (SeenVersion& v : update.seen) {
       KS_ASSIGN_OR_RETURN(v.at_ms, state_->FirstSeen(v.table, v.key, v.digest_hex, now));
     }
@@ -167,37 +208,23 @@ class SyncRunner {
     } else {
       KS_RETURN_IF_ERROR(remote_->PutState(update));
     }
-    if (merged.local_bundle) {
-      Progress("applying " + std::to_string(merged.rows_to_local) + " row changes to " + local_dir_);
-      ApplyOptions apply;
-      apply.threads = options_.threads;
-      apply.cache = cache_.get();
-      KS_ASSIGN_OR_RETURN(ApplyResult applied, ApplyBundle(env_, local_bundle_, local_dir_, apply));
-      if (applied.root != merged.merged_root) {
-        return Status::Corrupt("the local root after applying is not the merged root");
-      }
-    }
 
-    // The new base: the merged state, which the local export now holds.
-    Progress("storing the checkpoint");
-    const std::string base_path = temp_.New("new-base");
-    PackOptions pack;
-    pack.threads = options_.threads;
-    KS_RETURN_IF_ERROR(PackSnapshot(env_, local_dir_, base_path, pack, options_.threads, cache_.get()).status());
-    Checkpoint next;
-    next.peer = report_->peer;
-    next.at_ms = now;
-    next.local_root = merged.merged_root;
-    next.remote_root = merged.merged_root;
-    next.schema_hash = SchemaHash(local_->schema());
-    next.events = (checkpoint ? checkpoint->events : 0) + merged.rows_to_local + merged.rows_to_remote;
-    next.table_rows = merged.table_rows;
-    next.remote_vector = VectorText(vector);
+    // Then this side: the Cypher batch for the live database, the export.
+    if (merged.local_bundle) {
+      if (!options_.emit_cypher_dir.empty()) {
+        KS_RETURN_IF_ERROR(EmitCypher(local_bundle_, run->id));
+        KS_RETURN_IF_ERROR(state_->MarkPendingEmitted(report_->peer));
+      }
+      Progress("applying " + std::to_string(merged.rows_to_local) + " row changes to " + local_dir_);
+      KS_RETURN_IF_ERROR(env_->ExchangePaths(merged_dir, local_dir_));
+      KS_RETURN_IF_ERROR(env_->SyncDir(ParentOf(local_dir_)));
+      KS_RETURN_IF_ERROR(RemoveTree(env_, merged_dir));  // now the old version
+    }
     report_->root = merged.merged_root;
     report_->events = next.events;
     run->outcome = "synced";
     Finish(run);
-    return state_->Commit(env_, next, base_path, vector, *run, report_->conflicts);
+    return state_->PromotePending(report_->peer, vector, run, report_->conflicts);
   }
 
   void Finish(SyncRun* run) {
@@ -210,6 +237,49 @@ class SyncRunner {
  private:
   void Progress(const std::string& line) {
     if (options_.progress) options_.progress(line);
+  }
+
+  Status HashLocal() {
+    Progress("hashing " + local_dir_);
+    KS_ASSIGN_OR_RETURN(local_, LocalReplica::Open(env_, local_dir_, {}, options_.threads,
+                                                   merkle::kNetworkLeafRows, cache_.get()));
+    return Status::Ok();
+  }
+
+  // A run killed between storing its pending checkpoint and making it
+  // current. If its push landed (the remote remembers the root it made),
+  // the local half is finished: its Cypher batch if never written, its
+  // bundle applied (as the batch would act, when the export changed since),
+  // and the pending checkpoint made current. Otherwise it never happened.
+  Status FinishInterruptedRun(const PendingSync& pending, const RemoteReplica::State& remote_state) {
+    // The remote's own record, written right after it applied the push, or
+    // its root (a local path's server died with the client before writing).
+    const bool landed = remote_state.last_push_root == pending.merged_root ||
+                        (!remote_->unchanged() && ReplicaRoot(*remote_) == pending.merged_root);
+    if (!landed) return state_->DropPending(report_->peer);
+    Progress("finishing the interrupted run #" + std::to_string(pending.run_id));
+    report_->finished_run = pending.run_id;
+    const std::string bundle = temp_.New("pending-local");
+    KS_ASSIGN_OR_RETURN(bool has_bundle, state_->ReadPendingBundle(env_, report_->peer, bundle));
+    if (has_bundle) {
+      if (!options_.emit_cypher_dir.empty() && !pending.emitted) {
+        KS_RETURN_IF_ERROR(EmitCypher(bundle, pending.run_id));
+      }
+      ApplyOptions apply;
+      apply.threads = options_.threads;
+      apply.cache = cache_.get();
+      apply.force = apply.as_cypher = ReplicaRoot(*local_) != pending.local_base_root;
+      KS_RETURN_IF_ERROR(ApplyBundle(env_, bundle, local_dir_, apply).status());
+      KS_RETURN_IF_ERROR(HashLocal());
+    }
+    KS_ASSIGN_OR_RETURN(VersionVector vector, state_->Vector());
+    for (const auto& [id, n] : remote_state.vector) vector[id] = std::max(vector[id], n);
+    return state_->PromotePending(report_->peer, vector, nullptr, {});
+  }
+
+  static std::string ParentOf(const std::string& dir) {
+    std::string parent = std::filesystem::path(dir).lexically_normal().parent_path().string();
+    return parent.empty() ? "." : parent;
   }
 
   void GoFull(const std::string& reason) {
@@ -232,16 +302,30 @@ class SyncRunner {
     MergeOptions merge = options_.merge;
     merge.threads = options_.threads;
     const int64_t now = NowMs();
-    merge.first_seen = [&, now](bool local, const std::string& table, const std::string& key,
-                                const std::string& digest) -> int64_t {
-      if (local) {
-        Result<int64_t> at = state_->FirstSeen(table, key, digest, now);
-        return at.ok() ? at.value() : now;
+    // When each side's version was first seen: here, from this state (a
+    // change this run finds is first seen now); there, from the times the
+    // clients that brought it reported, else now. In a full sync nothing
+    // is a change, so unknown versions count as older than any known.
+    merge.first_seen = [this, now](const std::vector<MergeOptions::FirstSeenQuery>& queries) {
+      std::vector<int64_t> times(queries.size(), 0);
+      std::vector<SeenVersion> remote_queries;
+      std::vector<size_t> remote_index;
+      for (size_t i = 0; i < queries.size(); ++i) {
+        const auto& q = queries[i];
+        if (q.local) {
+          Result<int64_t> at = state_->FirstSeen(q.table, q.key, q.digest_hex, full_ ? 0 : now);
+          times[i] = at.ok() ? at.value() : 0;
+        } else {
+          remote_queries.push_back({q.table, q.key, q.digest_hex, 0});
+          remote_index.push_back(i);
+        }
       }
-      // The remote's version was first seen where it was made, if a
-      // kuzusync client reported it there; else now, by this run.
-      Result<RemoteReplica::State> state = remote_->GetState({{table, key, digest, 0}});
-      return state.ok() && state->first_seen[0] != 0 ? state->first_seen[0] : now;
+      Result<RemoteReplica::State> remote = remote_->GetState(remote_queries);
+      for (size_t j = 0; j < remote_index.size(); ++j) {
+        int64_t at = remote.ok() && j < remote->first_seen.size() ? remote->first_seen[j] : 0;
+        times[remote_index[j]] = at != 0 ? at : full_ ? 0 : now;
+      }
+      return times;
     };
     local_bundle_ = temp_.New("to-local");
     remote_bundle_ = temp_.New("to-remote");
@@ -256,7 +340,7 @@ class SyncRunner {
   // <dir>/<run id>/: apply.cypher and its data, and the bundle itself so
   // that a later run can tell what the live database will hold once the
   // batch is loaded (ReplayPendingBatches).
-  Status EmitCypher(int64_t run_id) {
+  Status EmitCypher(const std::string& bundle, int64_t run_id) {
     char name[32];
     std::snprintf(name, sizeof(name), "%08lld", static_cast<long long>(run_id));
     const std::string dir = options_.emit_cypher_dir;
@@ -265,8 +349,11 @@ class SyncRunner {
     std::filesystem::path absolute = std::filesystem::absolute(JoinPath(dir, name), ec);
     if (ec) return Status::IoError(ec.message(), dir);
     const std::string batch = JoinPath(dir, name);
-    KS_RETURN_IF_ERROR(WriteCypher(env_, local_bundle_, batch, absolute.lexically_normal().string()));
-    KS_RETURN_IF_ERROR(CopyFile(env_, local_bundle_, JoinPath(batch, "bundle.kzb.tmp")));
+    FileType type;
+    uint64_t size = 0;
+    if (env_->Stat(batch, &type, &size).ok()) KS_RETURN_IF_ERROR(RemoveTree(env_, batch));  // half-written
+    KS_RETURN_IF_ERROR(WriteCypher(env_, bundle, batch, absolute.lexically_normal().string()));
+    KS_RETURN_IF_ERROR(CopyFile(env_, bundle, JoinPath(batch, "bundle.kzb.tmp")));
     KS_RETURN_IF_ERROR(env_->Rename(JoinPath(batch, "bundle.kzb.tmp"), JoinPath(batch, "bundle.kzb")));
     KS_RETURN_IF_ERROR(env_->SyncDir(batch));
     report_->cypher_batch = batch;

@@ -65,6 +65,7 @@ struct ConnectOptions {
   // remote answers with that alone (RemoteReplica::unchanged()).
   std::string expected_root;
   bool want_state = false;  // sync: the remote's id and version vector come with its trees
+  std::string replica_id;   // sync: this replica's id
 };
 
 enum class Access { kRead, kWrite };
@@ -88,6 +89,8 @@ class RemoteReplica : public Replica {
   struct StateUpdate {
     VersionVector vector;
     std::vector<SeenVersion> seen;
+    std::string replica_id;   // the sender's
+    std::string result_root;  // with a bundle: the root it makes (see State::last_push_root)
   };
   // Sends a bundle; the remote applies it atomically under its write lock,
   // then saves `state` when given (sync: one round trip for both).
@@ -105,6 +108,9 @@ class RemoteReplica : public Replica {
     std::string replica_id;
     VersionVector vector;
     std::vector<int64_t> first_seen;  // per query; 0 when never reported
+    // The root the last bundle from ConnectOptions::replica_id made: how a
+    // sync killed after its push learns that the push landed.
+    std::string last_push_root;
   };
   virtual Result<State> GetState(const std::vector<SeenVersion>& queries) = 0;
   virtual Status PutState(const StateUpdate& state) = 0;  // write sessions
@@ -218,6 +224,7 @@ struct SyncReport {
   uint64_t events = 0;       // row changes merged with this peer, all runs
   std::string cypher_batch;  // the batch directory written, if any
   uint64_t pending_batches_replayed = 0;
+  int64_t finished_run = 0;  // an interrupted run whose push had landed, finished first
   TransferCounters counters;
   double elapsed_ms = 0;
 };

@@ -60,18 +60,52 @@ function sync(local, remote, extra = [], { expect = 0 } = {}) {
     assert.equal(typeof j[k], type, `sync --json: ${k} is a ${type}\n${describeRun(r)}`);
   }
   assert.ok(Array.isArray(j.conflicts), describeRun(r));
+  for (const c of j.conflicts) assertConflictShape(c, 'sync --json');
   assert.ok(['in sync', 'synced', 'stopped', 'dry run'].includes(j.outcome), `outcome ${j.outcome}\n${describeRun(r)}`);
   assert.ok(['full', 'incremental'].includes(j.mode), `mode ${j.mode}\n${describeRun(r)}`);
   assert.equal(j.full_resync_required, j.mode === 'full', describeRun(r));
   return r;
 }
 
-/** `status|log|conflicts LOCAL --json`, asserting exit 0 and JSON. */
+const RUN_KEYS = {
+  id: 'number', started: 'string', finished: 'string', peer: 'string', mode: 'string', reason: 'string',
+  rows_in: 'number', rows_out: 'number', conflicts: 'number', bytes_sent: 'number', bytes_received: 'number',
+  outcome: 'string', message: 'string',
+};
+const CHECKPOINT_KEYS = {
+  peer: 'string', at: 'string', root: 'string', events: 'number', tables: 'string', remote_vector: 'string',
+  base_checksum: 'string', base_bytes: 'number',
+};
+const CONFLICT_KEYS = ['table', 'key', 'base', 'local', 'remote', 'resolution', 'detail'];
+
+function assertKeys(obj, keys, what) {
+  for (const [k, type] of Object.entries(keys)) {
+    assert.equal(typeof obj?.[k], type, `${what}: ${k} is a ${type} in ${JSON.stringify(obj)}`);
+  }
+}
+
+function assertConflictShape(c, what) {
+  for (const k of CONFLICT_KEYS) assert.ok(k in c, `${what}: conflict has ${k}: ${JSON.stringify(c)}`);
+}
+
+/** `status|log|conflicts LOCAL --json`, asserting exit 0, JSON and the documented shape. */
 function info(cmd, local) {
   const r = ks([cmd, local, '--json']);
   assert.equal(r.status, 0, describeRun(r));
   let v;
   try { v = JSON.parse(r.stdout); } catch (e) { assert.fail(`${cmd} --json is not JSON: ${e.message}\n${describeRun(r)}`); }
+  if (cmd === 'log') {
+    assert.ok(Array.isArray(v), describeRun(r));
+    for (const run of v) assertKeys(run, RUN_KEYS, 'log --json');
+  } else if (cmd === 'conflicts') {
+    assert.ok(Array.isArray(v), describeRun(r));
+    for (const c of v) assertConflictShape(c, 'conflicts --json');
+  } else {
+    assertKeys(v, { replica_id: 'string', vector: 'object', checkpoints: 'object', last_runs: 'object', pending_conflicts: 'object' }, 'status --json');
+    for (const c of v.checkpoints) assertKeys(c, CHECKPOINT_KEYS, 'status --json checkpoint');
+    for (const run of v.last_runs) assertKeys(run, RUN_KEYS, 'status --json last run');
+    for (const c of v.pending_conflicts) assertConflictShape(c, 'status --json pending');
+  }
   return v;
 }
 
@@ -322,6 +356,10 @@ test('2. checkpoint: after a full sync, 100 updated rows sync incrementally, exa
   assert.equal(cp0[0].root, first.root, 'the checkpoint holds the merged root');
   const events0 = cp0[0].events;
   assert.equal(sync(A.dir, hub).json.outcome, 'in sync', 'nothing changed since the first sync');
+  await A.export(); // a new export of the unchanged database: other files, other row order, same rows
+  const again = sync(A.dir, hub).json;
+  assert.equal(again.outcome, 'in sync', `a re-export without changes is in sync: ${JSON.stringify(again)}`);
+  assert.equal(again.local_changed, false, JSON.stringify(again));
 
   const changed = await A.q(`MATCH (u:User) WHERE u.name < 'user-0100' SET u.age = u.age + 1000 RETURN count(*) AS n`);
   assert.equal(Number(changed[0].n), 100);
@@ -362,16 +400,20 @@ test('3. --policy fail: exit 1, nothing changed anywhere, conflict pending; then
   sync(A.dir, hub);
   sync(B.dir, hub);
 
-  // The conflict (same row, different notes), plus one change on each side that would flow.
+  // Two conflicts (same row, different notes; deleted at A, updated at B),
+  // plus one change on each side that would flow.
   const X = userKey(42);
+  const Y = userKey(43);
   await A.q(`MATCH (u:User {name: '${X}'}) SET u.note = 'from A'`);
+  await A.q(`MATCH (u:User {name: '${Y}'}) DETACH DELETE u`);
   await A.q(`CREATE (:User {name: 'only-at-A', age: 1, note: 'A'})`);
   await A.export();
   await B.q(`MATCH (u:User {name: '${X}'}) SET u.note = 'from B'`);
+  await B.q(`MATCH (u:User {name: '${Y}'}) SET u.age = 99`);
   await B.q(`MATCH (u:User {name: '${userKey(7)}'})-[f:Follows]->() DELETE f`);
   await B.export();
   const b1 = sync(B.dir, hub).json;
-  assert.equal(b1.rows_out, 2, `B's two changes reach the hub: ${JSON.stringify(b1)}`);
+  assert.equal(b1.rows_out, 3, `B's three changes reach the hub: ${JSON.stringify(b1)}`);
 
   const hashA = dirHash(A.dir);
   const hashHub = dirHash(hub);
@@ -379,16 +421,18 @@ test('3. --policy fail: exit 1, nothing changed anywhere, conflict pending; then
   t.diagnostic(describeRun(r));
   assert.equal(r.status, 1, `a conflict under --policy fail exits 1\n${describeRun(r)}`);
   assert.equal(r.json?.outcome, 'stopped', describeRun(r));
-  assert.equal(r.json.conflicts.length, 1, describeRun(r));
-  assert.equal(r.json.conflicts[0].key, X);
-  assert.equal(r.json.conflicts[0].resolution, 'unresolved');
+  assert.deepEqual(r.json.conflicts.map(c => [c.table, c.key, c.resolution]).sort(),
+    [['User', X, 'unresolved'], ['User', Y, 'unresolved']], describeRun(r));
+  const yc = r.json.conflicts.find(c => c.key === Y);
+  assert.equal(yc.local, null, `deleted here: local is null\n${JSON.stringify(yc)}`);
+  assert.match(yc.remote, /,99,/, JSON.stringify(yc));
   assert.equal(dirHash(A.dir), hashA, 'LOCAL is byte for byte unchanged');
   assert.equal(dirHash(hub), hashHub, 'the remote is byte for byte unchanged');
   assert.match(r.stderr, /conflict/i, 'stderr says why it stopped');
 
   const st = info('status', A.dir);
-  assert.equal(st.pending_conflicts.length, 1, `status lists the pending conflict: ${JSON.stringify(st)}`);
-  const p = st.pending_conflicts[0];
+  assert.equal(st.pending_conflicts.length, 2, `status lists the pending conflicts: ${JSON.stringify(st)}`);
+  const p = st.pending_conflicts.find(c => c.key === X);
   assert.equal(p.table, 'User');
   assert.equal(p.key, X);
   assert.match(p.local, /from A/);
@@ -398,13 +442,16 @@ test('3. --policy fail: exit 1, nothing changed anywhere, conflict pending; then
   assert.match(last.outcome, /^stopped/, JSON.stringify(last));
   // A stopped run still must not move the checkpoint: the next run sees the same changes.
   const dry = sync(A.dir, hub, ['--policy', 'fail', '--dry-run'], { expect: 1 }).json;
-  assert.equal(dry.conflicts.length, 1, JSON.stringify(dry));
+  assert.equal(dry.conflicts.length, 2, JSON.stringify(dry));
 
   const lw = sync(A.dir, hub, ['--policy', 'local-wins']).json;
   t.diagnostic(JSON.stringify(lw));
   assert.equal(lw.outcome, 'synced');
-  assert.equal(lw.conflicts.length, 1);
-  assert.equal(lw.conflicts[0].resolution, 'local');
+  assert.deepEqual(lw.conflicts.map(c => [c.key, c.resolution]).sort(), [[X, 'local'], [Y, 'local']], JSON.stringify(lw));
+  for (const d of [A.dir, hub]) {
+    assert.equal(rowByKey(d, 'User.csv', Y), undefined, `${d}: the local delete won`);
+    assert.ok(!rowsOf(d, 'Follows_User_User.csv').some(f => f[0] === Y || f[1] === Y), `${d}: no rel of the deleted node`);
+  }
   assert.deepEqual(rowByKey(A.dir, 'User.csv', X)?.[2], 'from A');
   assert.deepEqual(rowByKey(hub, 'User.csv', X)?.[2], 'from A');
   assert.ok(rowByKey(hub, 'User.csv', 'only-at-A'), 'the hub got A\'s insert');
@@ -415,6 +462,7 @@ test('3. --policy fail: exit 1, nothing changed anywhere, conflict pending; then
   assert.equal(b2.local_changed, false, JSON.stringify(b2));
   assert.deepEqual(b2.conflicts, []);
   assert.deepEqual(rowByKey(B.dir, 'User.csv', X)?.[2], 'from A', 'the local version is everywhere');
+  assert.equal(rowByKey(B.dir, 'User.csv', Y), undefined, 'the delete is everywhere');
   assertSame(A.dir, B.dir, 'A and B');
 });
 
@@ -625,7 +673,7 @@ test('6. sync killed with SIGKILL at random moments converges to what an uninter
     const delay = Math.floor(rand() * normalMs * 1.1);
     const proc = spawnKs(['sync', site.dir, spec, '--json', ...policy, ...remoteArgs]);
     await sleep(delay);
-    const killed = proc.child.exitCode === null && proc.child.kill('SIGKILL');
+    if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
     const res = await proc.done;
     const wasKilled = res.signal === 'SIGKILL';
     if (!wasKilled && res.code !== 0) problems.push(`run ${i}: the run to be killed failed on its own\n${res.describe()}`);
@@ -654,7 +702,7 @@ test('6. sync killed with SIGKILL at random moments converges to what an uninter
     }
     // The log: the killed run (if it got as far as being recorded) is interrupted, none is "running".
     const log = info('log', site.dir);
-    const stillRunning = log.filter(r => r.outcome === 'running');
+    const stillRunning = [...log, ...info('status', site.dir).last_runs].filter(r => r.outcome === 'running');
     if (stillRunning.length) problems.push(`run ${i}: runs still "running" after the rerun: ${JSON.stringify(stillRunning)}`);
     const killedRun = log.slice(runsBefore.length)[0];
     if (wasKilled && logAfterKill.length > 0) {
@@ -675,7 +723,6 @@ test('6. sync killed with SIGKILL at random moments converges to what an uninter
       recorded: logAfterKill.map(r => r.outcome).join(',') || '-', hub_merged: hubAfterKill, site_merged: siteAfterKill,
       reruns: reruns.join(' '), conflicts: ref.conflicts.length, ref_rows: `${ref.rows_in}+${ref.rows_out}`,
     });
-    void killed;
   }
   t.diagnostic(`kill runs:\n${results.map(r => JSON.stringify(r)).join('\n')}`);
   assert.deepEqual(problems, [], problems.join('\n\n'));
@@ -711,72 +758,86 @@ async function killWhenReplaced(args, watched, timeoutMs = 20_000) {
   return { res: await proc.done, hit };
 }
 
-test('6b. sync killed right after the remote took its push: the rerun must not merge both sides\' changes twice (counters, rel copies)', { timeout: 60_000 }, async t => {
+test('6b. sync killed right after the remote took its push (path and daemon remote): the rerun must not merge both sides\' changes twice (counters, rel copies)', { timeout: 90_000 }, async t => {
   requireBin();
   const dir = tempDir(t);
   const clientTmp = path.join(dir, 'tmp');
   fs.mkdirSync(clientTmp);
   useTmpdir(t, clientTmp);
   const baseFile = await baseDbFile(dir, buildProducts);
-  const { A, B } = await sitesFrom(t, dir, baseFile, ['A', 'B']);
-  const hub = copyDir(A.dir, path.join(dir, 'hub'));
+  const root = path.join(dir, 'root');
+  fs.mkdirSync(root);
+  const daemon = await daemonFor(t, dir, root);
   const C = ['--merge-counters', 'Product.stock'];
-  sync(A.dir, hub, C);
-  sync(B.dir, hub, C);
-  // B: sells 3 of product 7, adds a second copy of the rel 3->4; B syncs first.
-  await B.q(`MATCH (p:Product {id: 7}) SET p.stock = p.stock - 3`);
-  await B.q(`MATCH (a:Product {id: 3})-[r:Bundles]->(b:Product {id: 4}) CREATE (a)-[:Bundles {qty: r.qty}]->(b)`);
-  await B.export();
-  sync(B.dir, hub, C);
-  // A: sells 5 of product 7, deletes the rel 3->4, renames product 9.
-  await A.q(`MATCH (p:Product {id: 7}) SET p.stock = p.stock - 5`);
-  await A.q(`MATCH (:Product {id: 3})-[r:Bundles]->(:Product {id: 4}) DELETE r`);
-  await A.q(`MATCH (p:Product {id: 9}) SET p.name = 'nine'`);
-  await A.export();
 
-  // The uninterrupted run: stock 100 - 5 - 3 = 92; rel 3->4: base 1, A 0, B 2 -> 1 copy.
-  const bk = path.join(dir, 'bk');
-  backup(A.dir, path.join(bk, 'A'));
-  backup(hub, path.join(bk, 'hub'));
-  const ref = sync(A.dir, hub, C).json;
-  assert.deepEqual(rowByKey(A.dir, 'Product.csv', 7), ['7', 'product 7', '92'], JSON.stringify(ref));
-  const rel34 = d => rowsOf(d, 'Bundles_Product_Product.csv').filter(f => f[0] === '3' && f[1] === '4').length;
-  assert.equal(rel34(A.dir), 1, 'base 1, A deleted it (0), B added a copy (2): one copy');
-  assertSame(A.dir, hub, 'reference run');
-  const expected = copyDir(A.dir, path.join(bk, 'expected'));
+  for (const transport of ['path', 'daemon']) {
+    await t.test(`${transport} remote`, async () => {
+      const sub = path.join(dir, transport);
+      fs.mkdirSync(sub);
+      const { A, B } = await sitesFrom(t, sub, baseFile, ['A', 'B']);
+      const hub = copyDir(A.dir, path.join(transport === 'path' ? sub : root, `hub-${transport}`));
+      const spec = transport === 'path' ? hub : daemon.srv.url(path.basename(hub));
+      const extra = transport === 'path' ? C : [...C, ...daemon.args];
+      sync(A.dir, spec, extra);
+      sync(B.dir, spec, extra);
+      // B: sells 3 of product 7, adds a second copy of the rel 3->4; B syncs first.
+      await B.q(`MATCH (p:Product {id: 7}) SET p.stock = p.stock - 3`);
+      await B.q(`MATCH (a:Product {id: 3})-[r:Bundles]->(b:Product {id: 4}) CREATE (a)-[:Bundles {qty: r.qty}]->(b)`);
+      await B.export();
+      sync(B.dir, spec, extra);
+      // A: sells 5 of product 7, deletes the rel 3->4, renames product 9.
+      await A.q(`MATCH (p:Product {id: 7}) SET p.stock = p.stock - 5`);
+      await A.q(`MATCH (:Product {id: 3})-[r:Bundles]->(:Product {id: 4}) DELETE r`);
+      await A.q(`MATCH (p:Product {id: 9}) SET p.name = 'nine'`);
+      await A.export();
 
-  // The same run, killed once the hub holds the merged rows.
-  let attempt;
-  let state;
-  for (attempt = 1; attempt <= 5; attempt++) {
-    restore(A.dir, path.join(bk, 'A'));
-    restore(hub, path.join(bk, 'hub'));
-    const { res, hit } = await killWhenReplaced(['sync', A.dir, hub, '--json', ...C], hub);
-    state = {
-      attempt, hit, signal: res.signal, exit: res.code, ms: Math.round(res.ms),
-      hub_merged: ks(['diff', expected, hub]).status === 0,
-      local_merged: ks(['diff', expected, A.dir]).status === 0,
-    };
-    t.diagnostic(`kill: ${JSON.stringify(state)}`);
-    if (res.signal === 'SIGKILL' && state.hub_merged && !state.local_merged) break;
+      // The uninterrupted run: stock 100 - 5 - 3 = 92; rel 3->4: base 1, A 0, B 2 -> 1 copy.
+      const bk = path.join(dir, `bk-${transport}`);
+      backup(A.dir, path.join(bk, 'A'));
+      backup(hub, path.join(bk, 'hub'));
+      const ref = sync(A.dir, spec, extra).json;
+      assert.deepEqual(rowByKey(A.dir, 'Product.csv', 7), ['7', 'product 7', '92'], JSON.stringify(ref));
+      const rel34 = d => rowsOf(d, 'Bundles_Product_Product.csv').filter(f => f[0] === '3' && f[1] === '4').length;
+      assert.equal(rel34(A.dir), 1, 'base 1, A deleted it (0), B added a copy (2): one copy');
+      assertSame(A.dir, hub, 'reference run');
+      const expected = copyDir(A.dir, path.join(bk, 'expected'));
+
+      // The same run, killed once the hub holds the merged rows and A does not yet.
+      let attempt;
+      let state;
+      for (attempt = 1; attempt <= 8; attempt++) {
+        restore(A.dir, path.join(bk, 'A'));
+        restore(hub, path.join(bk, 'hub'));
+        const { res, hit } = await killWhenReplaced(['sync', A.dir, spec, '--json', ...extra], hub);
+        if (transport === 'daemon') await sleep(200); // the daemon finishes what it was doing
+        state = {
+          attempt, hit, signal: res.signal, exit: res.code, ms: Math.round(res.ms),
+          hub_merged: ks(['diff', expected, hub]).status === 0,
+          local_merged: ks(['diff', expected, A.dir]).status === 0,
+        };
+        t.diagnostic(`${transport}: kill: ${JSON.stringify(state)}`);
+        if (res.signal === 'SIGKILL' && state.hub_merged && !state.local_merged) break;
+      }
+      assert.ok(attempt <= 8, `the kill landed between the push and the local apply in one of 8 attempts: ${JSON.stringify(state)}`);
+
+      const again = sync(A.dir, spec, extra).json;
+      t.diagnostic(`${transport}: rerun: ${JSON.stringify(again)}`);
+      if (again.outcome === 'synced') sync(A.dir, spec, extra);
+      assertSame(A.dir, hub, 'A and hub after the rerun');
+      const stock = rowByKey(A.dir, 'Product.csv', 7)?.[2];
+      const copies = rel34(A.dir);
+      const diff = ks(['diff', expected, A.dir, '--rows']);
+      assert.ok(stock === '92' && copies === 1 && diff.status === 0,
+        `${transport}: after a kill between the push and the local apply, the rerun must give what the uninterrupted run gave: ` +
+        `stock 92 (got ${stock}), one copy of Bundles 3->4 (got ${copies})\n${describeRun(diff)}`);
+      const runs = info('log', A.dir);
+      assert.ok(!runs.some(r => r.outcome === 'running'), JSON.stringify(runs));
+      assert.deepEqual(fs.readdirSync(clientTmp), [], 'no temp files left in TMPDIR');
+      assert.deepEqual(strays(sub, ['A', 'B', 'A.db', 'B.db', 'hub-path']).filter(f => !f.endsWith('.wal')), [],
+        'nothing left beside the replicas but their state');
+      assert.deepEqual(strays(root, ['hub-daemon']), [], 'nothing left beside the daemon\'s replica but its state');
+    });
   }
-  assert.ok(attempt <= 5, `the kill landed between the push and the local apply in one of 5 attempts: ${JSON.stringify(state)}`);
-
-  const again = sync(A.dir, hub, C).json;
-  t.diagnostic(`rerun: ${JSON.stringify(again)}`);
-  if (again.outcome === 'synced') sync(A.dir, hub, C);
-  assertSame(A.dir, hub, 'A and hub after the rerun');
-  const stock = rowByKey(A.dir, 'Product.csv', 7)?.[2];
-  const copies = rel34(A.dir);
-  const diff = ks(['diff', expected, A.dir, '--rows']);
-  assert.ok(stock === '92' && copies === 1 && diff.status === 0,
-    `after a kill between the push and the local apply, the rerun must give what the uninterrupted run gave: ` +
-    `stock 92 (got ${stock}), one copy of Bundles 3->4 (got ${copies})\n${describeRun(diff)}`);
-  const runs = info('log', A.dir);
-  assert.ok(!runs.some(r => r.outcome === 'running'), JSON.stringify(runs));
-  assert.deepEqual(fs.readdirSync(clientTmp), [], 'no temp files left in TMPDIR');
-  assert.deepEqual(strays(dir, ['A', 'B', 'hub', 'A.db', 'B.db', 'base.db', 'tmp', 'bk']).filter(f => !f.endsWith('.wal')), [],
-    'nothing left beside the replicas but their state');
 });
 
 // ---------------------------------------------------------------- 7

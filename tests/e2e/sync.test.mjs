@@ -12,20 +12,26 @@
 // (update/update, delete/update both ways, insert/insert, a rel whose endpoint
 // the merge deletes), under lww, remote-wins, --lww-column and a --policy fail
 // stop; a loader that misses a round (its batch is replayed into the next
-// export); then convergence: all exports, the hub and every live database
-// (exported again) hold the same rows.
+// export); --merge-counters, identical changes, a three-way conflict; then
+// convergence: all exports, the hub and every live database (exported again)
+// hold the same rows; conflicts/status/log; busy (exit 3).
+// Subtests 7, 8 and 10 check behaviour found wanting while writing this test
+// (a stopped run that records "dropped", SERIAL sequences left behind in the
+// live database, a late full sync whose stale rows win under lww); they run
+// after everything else so that a failure there does not hide the rest.
 // Run: node --test --test-concurrency=1 tests/e2e/sync.test.mjs
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   tempDir, copyDir, kuzusync, describeRun, binExists, newDb, writeCsv, KUZUSYNC_BIN,
 } from './lib/kuzu.mjs';
 import { referenceDiff, readExport, tableDiffers } from './lib/reference.mjs';
 import { runApplyCypher, describeCypherErrors, dirHash } from './lib/bundle-helpers.mjs';
 import { rng } from './lib/graphs.mjs';
-import { stopAllServers } from './lib/servers.mjs';
+import { stopAllServers, sleep } from './lib/servers.mjs';
 import { makeTls, makeTokens, startDaemon } from './lib/daemon.mjs';
 
 after(async () => {
@@ -44,7 +50,9 @@ const lit = s => `'${String(s).replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'
  * Person(id INT64 PK, name STRING, score DOUBLE, born DATE, tags STRING[]),
  * Company(name STRING PK, founded INT64),
  * Knows(FROM Person TO Person, since INT64, weight DOUBLE, note STRING) with a few duplicated rels,
- * WorksAt(FROM Person TO Company) without properties.
+ * WorksAt(FROM Person TO Company) without properties,
+ * Tag(id SERIAL PK, label STRING): only site A inserts Tags (SERIAL ids from
+ * several writers collide by construction); see subtest 8.
  */
 async function buildBase(db, dir) {
   const f = name => path.join(dir, name);
@@ -77,16 +85,18 @@ async function buildBase(db, dir) {
     CREATE NODE TABLE Company(name STRING, founded INT64, PRIMARY KEY(name));
     CREATE REL TABLE Knows(FROM Person TO Person, since INT64, weight DOUBLE, note STRING);
     CREATE REL TABLE WorksAt(FROM Person TO Company);
+    CREATE NODE TABLE Tag(id SERIAL, label STRING, PRIMARY KEY(id));
   `);
   await db.q(`COPY Person FROM '${f('persons.csv')}' (parallel=false)`);
   await db.q(`COPY Company FROM '${f('companies.csv')}'`);
   await db.q(`COPY Knows FROM '${f('knows.csv')}'`);
   await db.q(`COPY WorksAt FROM '${f('works.csv')}'`);
+  for (let k = 0; k < 5; k++) await db.q(`CREATE (:Tag {label: 'tag ${k}'})`);
   return { persons: persons.length, knows: knows.length };
 }
 
 // Nodes the deliberate conflicts use; random changes never touch them.
-const RESERVED = new Set([7, 8, 9, 10, 11, 12, 13, 20, 900000]);
+const RESERVED = new Set([7, 8, 9, 10, 11, 12, 13, 14, 15, 20, 900000]);
 /** Which site's random changes may update or delete a Person (ids partitioned). */
 const owner = id => (id < 100000 ? id % 3 : Math.floor(id / 100000) - 1);
 /** Random deletes take only these; random rels only connect the others (no accidental conflicts). */
@@ -178,6 +188,17 @@ async function randomChanges(site, round) {
   const w = pick(rnd, works);
   await db.q(`MATCH (a:Person)-[r:WorksAt]->(c:Company) WHERE a.id = ${w.a} AND c.name = ${lit(w.c)} WITH r LIMIT 1 DELETE r`);
   n.relDeletes++;
+  // a rel property update (a rel row changes: one out, one in)
+  const u = pick(rnd, knows.filter(r => r !== dup));
+  await db.q(`MATCH (a:Person)-[r:Knows]->(b:Person) WHERE a.id = ${u.a} AND b.id = ${u.b} AND r.since = ${u.since}
+    WITH r LIMIT 1 SET r.weight = ${Math.floor(rnd() * 40) / 8 + 100}, r.note = ${lit(`upd ${site.name}${round}`)}`);
+  n.relUpdates = 1;
+  // Tags: every site relabels one of its own; only A inserts (SERIAL ids)
+  await db.q(`MATCH (t:Tag) WHERE t.id = ${s} SET t.label = ${lit(`tag ${s} by ${site.name}${round}`)}`);
+  if (site.name === 'A') {
+    await db.q(`CREATE (:Tag {label: 'A${round} new'})`);
+    n.inserts++;
+  }
   // a Company of this site's
   await db.q(`MATCH (c:Company) WHERE c.name = 'co-${3 * round + s}' SET c.founded = ${2000 + 10 * round + s}`);
   n.updates++;
@@ -233,6 +254,7 @@ test('sync: three sites through a TLS hub, cron-style rounds with conflicts, con
   const root = path.join(dir, 'hubroot');
   fs.mkdirSync(root);
   const hubDir = path.join(root, 'hub');
+  const initialExport = path.join(dir, 'initial-export'); // the base graph, for a late-joining site
   const tls = makeTls(path.join(dir, 'tls'));
   const tok = makeTokens(dir, { site: 'rw hub' });
   const srv = await startDaemon({ root, cert: tls.cert, key: tls.key, tokenFile: tok.file, logFile: path.join(dir, 'daemon.log') });
@@ -305,6 +327,7 @@ test('sync: three sites through a TLS hub, cron-style rounds with conflicts, con
     const base = await buildBase(S.A.db, dir);
     await S.A.db.exportCsv(S.A.export);
     copyDir(S.A.export, hubDir);
+    copyDir(S.A.export, initialExport);
     for (const site of [S.B, S.C]) {
       copyDir(S.A.export, site.export);
       site.db = await newDb(t, dir, `site${site.name}/live`);
@@ -344,6 +367,8 @@ test('sync: three sites through a TLS hub, cron-style rounds with conflicts, con
         await S.A.db.q(`MATCH (p:Person) WHERE p.id = 9 DETACH DELETE p`);
         await S.B.db.q(`MATCH (a:Person), (b:Person) WHERE a.id = 20 AND b.id = 9 CREATE (a)-[:Knows {since: 2999, weight: 0.5, note: 'to be dropped'}]->(b)`);
         expected.push({ site: 'B', table: 'Knows', keyHas: '9', local: 'to be dropped', remote: null, resolution: 'dropped', detail: /deleted/ });
+        // S1: A and C make the same change to Person 15: no conflict anywhere.
+        for (const x of [S.A, S.C]) await x.db.q(`MATCH (p:Person) WHERE p.id = 15 SET p.name = 'S1 same', p.tags = ['same']`);
       },
       // B first tries --policy fail: stopped, exit 1, nothing changed.
       failFirst: 'B',
@@ -360,6 +385,10 @@ test('sync: three sites through a TLS hub, cron-style rounds with conflicts, con
         await S.C.db.q(`CREATE (:Person {id: 900000, name: 'I2 by C', score: 9.25, born: date('2020-02-02'), tags: ['c']})`);
         await S.A.db.q(`CREATE (:Person {id: 900000, name: 'I2 by A', score: 1.25, born: date('2020-01-01'), tags: ['a']})`);
         expected.push({ site: 'A', table: 'Person', key: '900000', base: null, local: 'I2 by A', remote: 'I2 by C', resolution: 'local', detail: /first-seen/ });
+        // T2: all three update Person 14; order C, A, B: A meets C's and wins, then B meets A's and wins.
+        for (const x of sites) await x.db.q(`MATCH (p:Person) WHERE p.id = 14 SET p.name = 'T2 by ${x.name}'`);
+        expected.push({ site: 'A', table: 'Person', key: '14', local: 'T2 by A', remote: 'T2 by C', resolution: 'local', detail: /first-seen/ });
+        expected.push({ site: 'B', table: 'Person', key: '14', local: 'T2 by B', remote: 'T2 by A', resolution: 'local', detail: /first-seen/ });
       },
       dryRunFirst: 'C', // C first runs --dry-run: nothing changes anywhere
       skipLoad: 'B', // B's loader misses this round: its batch stays and is replayed into the next export
@@ -380,12 +409,15 @@ test('sync: three sites through a TLS hub, cron-style rounds with conflicts, con
     },
     {
       order: ['A', 'C', 'B'],
-      extra: ['--lww-column', 'score'],
+      extra: ['--lww-column', 'score', '--merge-counters', 'Company.founded'],
       async conflicts() {
         // L4: C and B update Person 13; met at B; --lww-column score -> C's (99 > 5) although B is later.
         await S.C.db.q(`MATCH (p:Person) WHERE p.id = 13 SET p.name = 'L4 by C', p.score = 99.0`);
         await S.B.db.q(`MATCH (p:Person) WHERE p.id = 13 SET p.name = 'L4 by B', p.score = 5.0`);
         expected.push({ site: 'B', table: 'Person', key: '13', local: 'L4 by B', remote: 'L4 by C', resolution: 'remote', detail: /lww by score/ });
+        // K4: A and C both add to Company co-1's founded (a counter this round): base + 1 + 10, no conflict.
+        await S.A.db.q(`MATCH (c:Company) WHERE c.name = 'co-1' SET c.founded = c.founded + 1`);
+        await S.C.db.q(`MATCH (c:Company) WHERE c.name = 'co-1' SET c.founded = c.founded + 10`);
       },
     },
   ];
@@ -423,6 +455,8 @@ test('sync: three sites through a TLS hub, cron-style rounds with conflicts, con
           assert.ok(!fs.existsSync(site.incoming) || fs.readdirSync(site.incoming).filter(n => /^\d+$/.test(n)).length === 0,
             `a stopped sync leaves no batch in ${site.incoming}`);
           site.failRun = j.run;
+          site.failJson = j;
+          site.failDescribe = describeRun(r);
         }
         if (round.dryRunFirst === name) {
           await reexport(site);
@@ -534,7 +568,6 @@ test('sync: three sites through a TLS hub, cron-style rounds with conflicts, con
   });
 
   await t.test('5. every planned conflict is listed by `kuzusync conflicts` where it was met, and its winner is everywhere', { skip: !setupDone.ok && 'setup failed' }, async () => {
-    const stopped = [];
     for (const site of sites) {
       const r = ks(['conflicts', site.export, '--json']);
       assert.equal(r.status, 0, describeRun(r));
@@ -556,7 +589,7 @@ test('sync: three sites through a TLS hub, cron-style rounds with conflicts, con
         assert.ok(c, `site ${site.name}: conflicts lists ${e.table} ${e.key ?? e.keyHas}\n${describeRun(r)}`);
         checkConflict(c, e, `conflicts ${site.name}`);
       }
-      if (site.failRun) stopped.push({ site, list: list.filter(c => c.run === site.failRun), run: r });
+      if (site.failRun) site.failListed = list.filter(c => c.run === site.failRun);
       else assert.equal(list.filter(c => c.resolution === 'unresolved').length, 0, `site ${site.name}: no unresolved conflicts\n${describeRun(r)}`);
     }
     // winners, in the hub export and in every live database
@@ -565,7 +598,7 @@ test('sync: three sites through a TLS hub, cron-style rounds with conflicts, con
       const row = person.byKey.get(String(id));
       return row === undefined ? null : JSON.parse(row)[1];
     };
-    const winners = { 7: 'U1 by B', 8: 'D1 by C', 9: null, 10: null, 11: 'U3 by B', 12: null, 13: 'L4 by C', 900000: 'I2 by A' };
+    const winners = { 7: 'U1 by B', 8: 'D1 by C', 9: null, 10: null, 11: 'U3 by B', 12: null, 13: 'L4 by C', 14: 'T2 by B', 15: 'S1 same', 900000: 'I2 by A' };
     for (const [id, name] of Object.entries(winners)) {
       assert.equal(nameOf(id), name, `hub: Person ${id}`);
       for (const site of sites) {
@@ -576,16 +609,11 @@ test('sync: three sites through a TLS hub, cron-style rounds with conflicts, con
     for (const site of sites) {
       const n = Number(await site.db.scalar(`MATCH ()-[r:Knows]->() WHERE r.note = 'to be dropped' RETURN count(*)`));
       assert.equal(n, 0, `site ${site.name}: the rel to a deleted node was dropped`);
+      const founded = Number(await site.db.scalar(`MATCH (c:Company) WHERE c.name = 'co-1' RETURN c.founded`));
+      assert.equal(founded, 1905 + 1 + 10, `site ${site.name}: --merge-counters Company.founded adds both sides' increments`);
     }
-    // The run stopped by --policy fail changed nothing ("nothing was changed"),
-    // so none of its conflicts may claim a resolution: each is "unresolved".
-    assert.equal(stopped.length, 1, 'one site ran --policy fail');
-    for (const { site, list, run } of stopped) {
-      assert.ok(list.length > 0, `site ${site.name}: the stopped run's conflicts are kept\n${describeRun(run)}`);
-      const claimed = list.filter(c => c.resolution !== 'unresolved');
-      assert.deepEqual(claimed, [], `site ${site.name}: the run stopped by --policy fail (run ${site.failRun}) dropped nothing and resolved nothing, ` +
-        `yet \`kuzusync conflicts\` lists these of its conflicts with a resolution:\n${JSON.stringify(claimed, null, 1)}`);
-    }
+    const co1 = readExport(hubDir).get('Company').byKey.get('co-1');
+    assert.equal(JSON.parse(co1)[1], '1916', 'hub: Company co-1 founded = base + 1 + 10');
   });
 
   await t.test('6. status lists the hub checkpoint and a version vector entry per site; log lists the runs', { skip: !setupDone.ok && 'setup failed' }, async () => {
@@ -622,5 +650,88 @@ test('sync: three sites through a TLS hub, cron-style rounds with conflicts, con
       assert.deepEqual(v, vectors.A, `converged sites agree on the vector`);
     }
     t.diagnostic(`vector: ${JSON.stringify(vectors.A)}; total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  });
+  await t.test('7. a run stopped by --policy fail resolves nothing: none of its conflicts claims a resolution', { skip: !setupDone.ok && 'setup failed' }, async () => {
+    // B's round-1 run with --policy fail exits 1 and says "nothing was changed".
+    // It met U1 (Person 7) and the rel 20 -> 9 whose endpoint the merge would
+    // delete. Nothing was dropped (the rel is still in B's export afterwards and
+    // is dropped by the next run, which records it again), so the stopped run's
+    // report and `kuzusync conflicts` should not call it "dropped".
+    const site = S.B;
+    assert.ok(site.failJson && site.failListed, 'the --policy fail run happened');
+    assert.ok(site.failListed.length > 0, 'the stopped run keeps its conflicts');
+    const inReport = site.failJson.conflicts.filter(c => c.resolution !== 'unresolved');
+    assert.deepEqual(inReport, [], `sync --json of the stopped run reports conflicts with a resolution although it changed nothing:\n${site.failDescribe}`);
+    const listed = site.failListed.filter(c => c.resolution !== 'unresolved');
+    assert.deepEqual(listed, [], `\`kuzusync conflicts\` lists conflicts of the stopped run ${site.failRun} with a resolution although it changed nothing`);
+  });
+  await t.test('8. a live database that loaded rows of a SERIAL table can still insert into it', { skip: !setupDone.ok && 'setup failed' }, async () => {
+    // Tag(id SERIAL): site A inserted Tags in every round; B and C got them
+    // through their Cypher batches (MERGE with explicit ids). Their sequences
+    // still stand where IMPORT DATABASE left them, so the next local CREATE
+    // hands out an id the table already holds.
+    const maxId = Number(await S.A.db.scalar('MATCH (t:Tag) RETURN max(t.id)'));
+    for (const site of [S.B, S.C]) {
+      assert.equal(Number(await site.db.scalar('MATCH (t:Tag) RETURN max(t.id)')), maxId, `site ${site.name} holds A's Tags`);
+      let err = null;
+      try {
+        await site.db.q(`CREATE (:Tag {label: 'made at ${site.name} after sync'})`);
+      } catch (e) {
+        err = e;
+      }
+      assert.equal(err, null, `site ${site.name}: CREATE (:Tag ...) in the live database after loading the emitted batches fails: ` +
+        `${err?.message.split('\n')[0]} (max Tag id ${maxId}; apply.cypher MERGEs explicit SERIAL ids and leaves the sequence behind)`);
+    }
+  });
+  await t.test('9. a second sync of a site while one holds its sync lock exits 3 (busy) and changes nothing', { skip: !setupDone.ok && 'setup failed' }, async () => {
+    const lockFile = path.join(S.A.dir, '.export.kuzusync', 'sync.lock');
+    assert.ok(fs.existsSync(lockFile), `the sync lock lives beside the export: ${lockFile}`);
+    // flock(1) holds the lock as a running sync would (-o: only flock itself holds it).
+    const holder = spawn('flock', ['-x', '-o', lockFile, 'sleep', '60'], { stdio: 'ignore', detached: true });
+    try {
+      let held = false;
+      for (let i = 0; i < 200 && !held; i++) {
+        held = spawnSync('flock', ['-n', lockFile, 'true']).status !== 0;
+        if (!held) await sleep(25);
+      }
+      assert.ok(held, 'flock(1) holds the sync lock');
+      const hubHash = dirHash(hubDir);
+      const r = ks(['sync', S.A.export, hub, '--json', ...conn]);
+      assert.equal(r.status, 3, `sync while another holds the lock exits 3\n${describeRun(r)}`);
+      assert.match(r.stderr, /busy/, describeRun(r));
+      assert.equal(dirHash(hubDir), hubHash, 'a busy sync does not touch the hub');
+    } finally {
+      try { process.kill(-holder.pid, 'SIGTERM'); } catch { /* gone */ }
+    }
+  });
+
+  await t.test('10. a late site joining from an old copy of the base (full sync, lww) does not revert the updates made since', { skip: !setupDone.ok && 'setup failed' }, async () => {
+    // Site D restores the base graph as exported before round 1 and syncs with
+    // the hub for the first time: a full sync. Rows only one side has are
+    // copied (documented: the nodes deleted since come back). Rows that differ
+    // are conflicts with base "unknown", resolved by lww by first-seen time:
+    // the hub has first-seen times for every version the sites pushed, D's
+    // rows are the untouched base versions. The later change is the update on
+    // the hub, so D's stale rows must not win.
+    const dDir = path.join(dir, 'siteD');
+    fs.mkdirSync(dDir);
+    const dExport = copyDir(initialExport, path.join(dDir, 'export'));
+    const r = ks(['sync', dExport, hub, '--json', ...conn]);
+    assert.equal(r.status, 0, describeRun(r));
+    const j = assertSyncJson(r, 'site D');
+    assert.equal(j.mode, 'full', describeRun(r));
+    assert.equal(j.reason, 'no checkpoint', describeRun(r));
+    assert.ok(j.conflicts.length > 0, `rows updated since the base differ: conflicts\n${describeRun(r)}`);
+    for (const c of j.conflicts) assert.equal(c.base, 'unknown', `full sync: base "unknown": ${JSON.stringify(c)}`);
+    const d = ks(['diff', dExport, hubDir]);
+    assert.equal(d.status, 0, `D and the hub are identical after the full sync\n${describeRun(d)}`);
+    const person = readExport(hubDir).get('Person');
+    assert.ok(person.byKey.has('9'), 'documented: a row only D has (Person 9, deleted at the sites) is copied to the hub');
+    t.diagnostic(`late site D: ${j.conflicts.length} conflicts, round trips ${j.round_trips}, ${Math.round(j.elapsed_ms)} ms`);
+    const staleWins = j.conflicts.filter(c => c.resolution === 'local' && c.table === 'Person');
+    assert.equal(JSON.parse(person.byKey.get('7'))[1], 'U1 by B',
+      `Person 7 was updated at the sites (U1) and the update was first seen long before D joined, yet D's stale base row replaced it; ` +
+      `${staleWins.length} of ${j.conflicts.length} conflicts went to D's never-changed base rows (detail: ${[...new Set(staleWins.map(c => c.detail))].join('; ')}), e.g.\n` +
+      staleWins.slice(0, 3).map(c => JSON.stringify(c)).join('\n'));
   });
 });

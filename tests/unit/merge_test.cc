@@ -162,13 +162,18 @@ TEST_F(MergeTest, LastWriterWinsByFirstSeenTime) {
   WriteExport("/local", "1,LOCAL,100,10\n2,bob,100,10\n3,cy,100,10\n4,dee,100,10\n", kBaseFollows);
   WriteExport("/remote", "1,REMOTE,100,10\n2,bob,100,10\n3,cy,100,10\n4,dee,100,10\n", kBaseFollows);
   MergeOptions options;
-  options.first_seen = [](bool local, const std::string&, const std::string&, const std::string&) {
-    return local ? int64_t{2000} : int64_t{1000};  // the local change is the later one
+  int calls = 0;
+  options.first_seen = [&](const std::vector<MergeOptions::FirstSeenQuery>& queries) {
+    ++calls;
+    std::vector<int64_t> times;
+    for (const auto& q : queries) times.push_back(q.local ? 2000 : 1000);  // the local change is later
+    return times;
   };
   MergeResult r = Merge(options);
   ASSERT_EQ(r.conflicts.size(), 1u);
   EXPECT_EQ(r.conflicts[0].resolution, "local");
   EXPECT_EQ(Users("/remote")["1"], "LOCAL,100,10");
+  EXPECT_EQ(calls, 1);
 }
 
 TEST_F(MergeTest, PolicyFailStopsWithoutWritingBundles) {

@@ -97,7 +97,15 @@ TEST_F(SyncStateTest, CommitKeepsCheckpointBaseVectorRunAndConflicts) {
     conflict.base_row = "1,a";
     conflict.local_row = "1,b";
     conflict.resolution = "local";
-    ASSERT_TRUE(state->Commit(env_, c, base, {{id, 1}, {"other", 4}}, run, {conflict}).ok());
+    ASSERT_TRUE(state->SavePending(env_, {run.id, "r00t", "old", false}, c, base, "").ok());
+    // Pending: the old checkpoint (none) is still the current one.
+    EXPECT_FALSE(state->LoadCheckpoint("hub:/x").value().has_value());
+    EXPECT_TRUE(state->Checkpoints().value().empty());
+    auto pending = state->LoadPending("hub:/x").value();
+    ASSERT_TRUE(pending.has_value());
+    EXPECT_EQ(pending->merged_root, "r00t");
+    ASSERT_TRUE(state->PromotePending("hub:/x", {{id, 1}, {"other", 4}}, &run, {conflict}).ok());
+    EXPECT_FALSE(state->LoadPending("hub:/x").value().has_value());
   }
   auto state = Open();  // everything survives reopening
   EXPECT_EQ(state->replica_id(), id);
@@ -125,6 +133,42 @@ TEST_F(SyncStateTest, CommitKeepsCheckpointBaseVectorRunAndConflicts) {
   Sql("UPDATE base_chunks SET data = X'00' WHERE seq = 1");
   Status s = state->ReadBase(env_, "hub:/x", root_ + "/restored.bin");
   EXPECT_EQ(s.code(), Status::Code::kCorrupt) << s.ToString();
+}
+
+TEST_F(SyncStateTest, ADroppedPendingSyncLeavesTheCheckpointBefore) {
+  auto state = Open();
+  const std::string base = root_ + "/base.bin", bundle = root_ + "/bundle.bin";
+  ASSERT_TRUE(WriteFileAtomically(env_, base, "first base").ok());
+  ASSERT_TRUE(WriteFileAtomically(env_, bundle, "local bundle").ok());
+  Checkpoint c;
+  c.peer = "p";
+  c.local_root = c.remote_root = "one";
+  ASSERT_TRUE(state->SavePending(env_, {1, "one", "zero", false}, c, base, "").ok());
+  ASSERT_TRUE(state->PromotePending("p", {}, nullptr, {}).ok());
+  ASSERT_TRUE(WriteFileAtomically(env_, base, "second base").ok());
+  c.local_root = c.remote_root = "two";
+  ASSERT_TRUE(state->SavePending(env_, {2, "two", "one", false}, c, base, bundle).ok());
+  ASSERT_TRUE(state->MarkPendingEmitted("p").ok());
+  EXPECT_TRUE(state->LoadPending("p").value()->emitted);
+  ASSERT_TRUE(state->ReadPendingBundle(env_, "p", root_ + "/out.bin").value());
+  std::string text;
+  ASSERT_TRUE(ReadFileToString(env_, root_ + "/out.bin", &text).ok());
+  EXPECT_EQ(text, "local bundle");
+  ASSERT_TRUE(state->DropPending("p").ok());
+  EXPECT_EQ(state->LoadCheckpoint("p").value()->local_root, "one");
+  ASSERT_TRUE(state->ReadBase(env_, "p", root_ + "/out.bin").ok());
+  ASSERT_TRUE(ReadFileToString(env_, root_ + "/out.bin", &text).ok());
+  EXPECT_EQ(text, "first base");
+  EXPECT_FALSE(state->ReadPendingBundle(env_, "p", root_ + "/out.bin").value());
+}
+
+TEST_F(SyncStateTest, PushesAreRememberedPerReplica) {
+  auto state = Open();
+  EXPECT_EQ(state->LastPush("site-a").value(), "");
+  ASSERT_TRUE(state->RecordPush("site-a", "r1").ok());
+  ASSERT_TRUE(state->RecordPush("site-a", "r2").ok());
+  ASSERT_TRUE(state->RecordPush("site-b", "r9").ok());
+  EXPECT_EQ(state->LastPush("site-a").value(), "r2");
 }
 
 TEST_F(SyncStateTest, ARunThatNeverFinishesStaysRunning) {
