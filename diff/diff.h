@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -518,6 +519,7 @@ struct MergeResult {
   bool local_bundle = false, remote_bundle = false;  // written (there were changes)
   std::string merged_root;              // ReplicaRoot of the result on both sides
   std::string table_rows;  // "Table=rows" per table after the merge
+  std::set<std::string> new_local_keys;  // node tables that gain keys on the local side
   // Node rows whose local version the remote bundle carries (at_ms unset).
   std::vector<SeenVersion> local_versions_sent;
 };

@@ -543,6 +543,7 @@ Result<MergeResult> MergeReplicas(Env* env, Replica* local, Replica* base, Repli
                                         std::tuple{&o.remote, &to_remote, &result.rows_to_remote}}) {
         if (o.merged == *side) continue;
         ++*count;
+        if (delta == &to_local && o.merged.present && !o.local.present) result.new_local_keys.insert(table);
         if (delta == &to_remote && o.merged == o.local) {
           result.local_versions_sent.push_back(
               {table, o.key, o.merged.present ? HexOf(o.merged.digest) : "", 0});

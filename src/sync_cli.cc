@@ -124,6 +124,7 @@ int RunSync(const std::string& local, const std::string& remote, const SyncOptio
     w.Key("cypher_batch").Value(r.cypher_batch);
     w.Key("pending_batches_replayed").Value(r.pending_batches_replayed);
     w.Key("finished_interrupted_run").Value(static_cast<uint64_t>(r.finished_run));
+    w.Key("warnings").StringArray(r.warnings);
     w.Key("bytes_sent").Value(r.counters.bytes_sent);
     w.Key("bytes_received").Value(r.counters.bytes_received);
     w.Key("round_trips").Value(r.counters.round_trips);
@@ -131,6 +132,7 @@ int RunSync(const std::string& local, const std::string& remote, const SyncOptio
     w.EndObject();
     std::cout << w.str() << "\n";
   } else if (!quiet) {
+    for (const std::string& warning : r.warnings) std::cerr << "kuzusync: warning: " << warning << "\n";
     if (r.finished_run != 0) {
       std::cerr << "kuzusync: finished run #" << r.finished_run
                 << ", interrupted after its push: its changes are now in " << local << "\n";

@@ -428,6 +428,14 @@ Status ServeSession(ByteStream* stream, const ServeOptions& options) {
                                                                  : LockMode::kShared,
                                    &lock);
   if (!s.ok()) return ch.SendError(s);
+  if (hello.access == Access::kWrite) {
+    // With the write lock held, what a killed apply left beside the replica
+    // is debris (the replica itself is old or new, never half).
+    for (const char* suffix : {".kuzusync-new", ".kuzusync-bundle", ".kuzusync-incoming", ".kuzusync-merged"}) {
+      (void)RemoveTree(options.env, BesideReplica(dir.value(), suffix));
+      (void)options.env->RemoveFile(BesideReplica(dir.value(), suffix));
+    }
+  }
   Encoder ok;
   ok.Varint(wire::kProtocolVersion).Bytes("rows,bundle,multilevel,sync");
   KS_RETURN_IF_ERROR(ch.Send(Msg::kHelloOk, ok.str()));

@@ -139,6 +139,17 @@ class SyncRunner {
     if (!full_ && !report_->local_changed) base_replica_ = local_.get();  // local is still the base
 
     KS_ASSIGN_OR_RETURN(MergeResult merged, Merge());
+    for (const std::string& name : merged.new_local_keys) {
+      const TableSchema* table = local_->schema().Find(name);
+      if (table == nullptr || table->columns[table->primary_key].type != "SERIAL") continue;
+      // Kuzu 0.11 cannot move a sequence: the live database's next CREATE
+      // may take a key that just arrived.
+      report_->warnings.push_back(
+          "table " + name + " has a SERIAL key and gained rows made elsewhere: the live database's " +
+          "sequence " + name + "_" + table->columns[table->primary_key].name +
+          "_serial does not know their keys. Tables written at several sites need keys made " +
+          "where the row is made (a STRING or UUID key), not SERIAL.");
+    }
     report_->conflicts = merged.conflicts;
     report_->rows_in = merged.rows_to_local;
     report_->rows_out = merged.rows_to_remote;

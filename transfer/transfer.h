@@ -225,6 +225,7 @@ struct SyncReport {
   std::string cypher_batch;  // the batch directory written, if any
   uint64_t pending_batches_replayed = 0;
   int64_t finished_run = 0;  // an interrupted run whose push had landed, finished first
+  std::vector<std::string> warnings;
   TransferCounters counters;
   double elapsed_ms = 0;
 };
