@@ -434,6 +434,12 @@ Result<SyncReport> Sync(Env* env, const std::string& local, const std::string& r
   if (!env->Stat(local, &type, &size).ok() || type != FileType::kDirectory) {
     return Status::NotFound("not an export directory", local);
   }
+  if (spec.kind == RemoteSpec::Kind::kLocal) {
+    std::error_code ec;
+    if (std::filesystem::equivalent(local, spec.path, ec)) {
+      return Status::InvalidArgument("LOCAL and REMOTE are the same replica: " + local);
+    }
+  }
   KS_ASSIGN_OR_RETURN(std::unique_ptr<SyncState> state, SyncState::Open(local, /*create=*/true));
   std::unique_ptr<FileLock> lock;
   Status locked = env->TryLockFile(SyncLockPath(local), LockMode::kExclusive, &lock);
