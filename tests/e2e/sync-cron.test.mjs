@@ -17,12 +17,12 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import {
   tempDir, copyDir, kuzusync, describeRun, binExists, newDb, openDb, isReplicaState, KUZUSYNC_BIN,
 } from './lib/kuzu.mjs';
 import { parseCsv } from './lib/reference.mjs';
-import { dirHash, sleep } from './lib/bundle-helpers.mjs';
+import { dirHash, sleep, spawnKuzusync } from './lib/bundle-helpers.mjs';
+import { assertSyncJson, assertConflictShape } from './lib/sync-json.mjs';
 import { rng, buildPeople, userKey } from './lib/graphs.mjs';
 import { stopAllServers } from './lib/servers.mjs';
 import { makeTls, makeTokens, startDaemon } from './lib/daemon.mjs';
@@ -41,29 +41,12 @@ function requireBin() {
 /** kuzusync with a timeout suited to a sync (a hang is a failure, not a stuck suite). */
 const ks = (args, timeout = 60_000) => kuzusync(args, { timeout });
 
-const SYNC_KEYS = {
-  outcome: 'string', run: 'number', peer: 'string', mode: 'string', reason: 'string',
-  full_resync_required: 'boolean', local_changed: 'boolean', remote_changed: 'boolean',
-  rows_in: 'number', rows_out: 'number', conflicts: 'object', remote_vector_order: 'string',
-  vector: 'object', root: 'string', events: 'number', cypher_batch: 'string',
-  pending_batches_replayed: 'number', bytes_sent: 'number', bytes_received: 'number',
-  round_trips: 'number', elapsed_ms: 'number',
-};
 
 /** `sync LOCAL REMOTE --json extra...`: asserts the exit code and the documented JSON shape. */
 function sync(local, remote, extra = [], { expect = 0 } = {}) {
   const r = ks(['sync', local, remote, '--json', ...extra]);
   assert.equal(r.status, expect, `sync exit code\n${describeRun(r)}`);
-  const j = r.json;
-  assert.ok(j, `sync --json prints one JSON object (${r.jsonError ?? 'not JSON'})\n${describeRun(r)}`);
-  for (const [k, type] of Object.entries(SYNC_KEYS)) {
-    assert.equal(typeof j[k], type, `sync --json: ${k} is a ${type}\n${describeRun(r)}`);
-  }
-  assert.ok(Array.isArray(j.conflicts), describeRun(r));
-  for (const c of j.conflicts) assertConflictShape(c, 'sync --json');
-  assert.ok(['in sync', 'synced', 'stopped', 'dry run'].includes(j.outcome), `outcome ${j.outcome}\n${describeRun(r)}`);
-  assert.ok(['full', 'incremental'].includes(j.mode), `mode ${j.mode}\n${describeRun(r)}`);
-  assert.equal(j.full_resync_required, j.mode === 'full', describeRun(r));
+  assertSyncJson(r, 'sync --json');
   return r;
 }
 
@@ -76,16 +59,11 @@ const CHECKPOINT_KEYS = {
   peer: 'string', at: 'string', root: 'string', events: 'number', tables: 'string', remote_vector: 'string',
   base_checksum: 'string', base_bytes: 'number',
 };
-const CONFLICT_KEYS = ['table', 'key', 'base', 'local', 'remote', 'resolution', 'detail'];
 
 function assertKeys(obj, keys, what) {
   for (const [k, type] of Object.entries(keys)) {
     assert.equal(typeof obj?.[k], type, `${what}: ${k} is a ${type} in ${JSON.stringify(obj)}`);
   }
-}
-
-function assertConflictShape(c, what) {
-  for (const k of CONFLICT_KEYS) assert.ok(k in c, `${what}: conflict has ${k}: ${JSON.stringify(c)}`);
 }
 
 /** `status|log|conflicts LOCAL --json`, asserting exit 0, JSON and the documented shape. */
@@ -202,24 +180,6 @@ function restore(replica, from) {
     fs.rmSync(path.join(parent, n), { recursive: true, force: true });
     if (fs.existsSync(path.join(from, n))) fs.cpSync(path.join(from, n), path.join(parent, n), { recursive: true });
   }
-}
-
-/** Spawns kuzusync; {child, done: Promise<{code, signal, stdout, stderr, ms, describe()}>}. */
-function spawnKs(args, env = {}) {
-  const t0 = process.hrtime.bigint();
-  const child = spawn(KUZUSYNC_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', d => { stdout += d; });
-  child.stderr.on('data', d => { stderr += d; });
-  const cmd = [KUZUSYNC_BIN, ...args].map(a => (/[\s'"]/.test(a) ? JSON.stringify(a) : a)).join(' ');
-  const done = new Promise(resolve => {
-    child.on('close', (code, signal) => resolve({
-      code, signal, stdout, stderr, cmd, ms: Number(process.hrtime.bigint() - t0) / 1e6,
-      describe: () => `$ ${cmd}\nexit=${code}${signal ? ' signal=' + signal : ''}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`,
-    }));
-  });
-  return { child, done };
 }
 
 /** TLS daemon over `root` with an rw token; stopped after the test. Returns {srv, args}. */
@@ -500,7 +460,7 @@ test('4. busy: a second sync of the same LOCAL exits 3 at once while the first (
   const spec = `127.0.0.1:${hub}`;
   const args = ['-e', rsh, '--remote-kuzusync', KUZUSYNC_BIN];
 
-  const first = spawnKs(['sync', A.dir, spec, '--json', ...args]);
+  const first = spawnKuzusync(['sync', A.dir, spec, '--json', ...args]);
   const t0 = Date.now();
   while (!fs.existsSync(started)) {
     assert.ok(Date.now() - t0 < 10_000, 'the first sync started its rsh');
@@ -671,7 +631,7 @@ test('6. sync killed with SIGKILL at random moments converges to what an uninter
     // The killed run.
     const normalMs = ref.elapsed_ms;
     const delay = Math.floor(rand() * normalMs * 1.1);
-    const proc = spawnKs(['sync', site.dir, spec, '--json', ...policy, ...remoteArgs]);
+    const proc = spawnKuzusync(['sync', site.dir, spec, '--json', ...policy, ...remoteArgs]);
     await sleep(delay);
     if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
     const res = await proc.done;
@@ -742,7 +702,7 @@ test('6. sync killed with SIGKILL at random moments converges to what an uninter
  */
 async function killWhenReplaced(args, watched, timeoutMs = 20_000) {
   const ino = fs.statSync(watched).ino;
-  const proc = spawnKs(args);
+  const proc = spawnKuzusync(args);
   const t0 = Date.now();
   let hit = false;
   while (Date.now() - t0 < timeoutMs) {

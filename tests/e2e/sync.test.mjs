@@ -33,6 +33,7 @@ import { runApplyCypher, describeCypherErrors, dirHash } from './lib/bundle-help
 import { rng } from './lib/graphs.mjs';
 import { stopAllServers, sleep } from './lib/servers.mjs';
 import { makeTls, makeTokens, startDaemon } from './lib/daemon.mjs';
+import { assertSyncJson, assertConflictShape } from './lib/sync-json.mjs';
 
 after(async () => {
   await stopAllServers();
@@ -203,46 +204,6 @@ async function randomChanges(site, round) {
   await db.q(`MATCH (c:Company) WHERE c.name = 'co-${3 * round + s}' SET c.founded = ${2000 + 10 * round + s}`);
   n.updates++;
   return n;
-}
-
-// ---------------------------------------------------------------- sync JSON
-
-const SYNC_FIELDS = {
-  outcome: 'string', run: 'number', peer: 'string', mode: 'string', reason: 'string',
-  full_resync_required: 'boolean', local_changed: 'boolean', remote_changed: 'boolean',
-  rows_in: 'number', rows_out: 'number', conflicts: 'array', remote_vector_order: 'string',
-  vector: 'object', root: 'string', events: 'number', cypher_batch: 'string',
-  pending_batches_replayed: 'number', bytes_sent: 'number', bytes_received: 'number',
-  round_trips: 'number', elapsed_ms: 'number',
-};
-
-const typeOf = v => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
-
-function assertConflictShape(c, where) {
-  const msg = `${where}: conflict ${JSON.stringify(c)}`;
-  for (const k of ['table', 'key', 'resolution', 'detail']) assert.equal(typeof c[k], 'string', `${k}: ${msg}`);
-  for (const k of ['local', 'remote']) assert.ok(c[k] === null || typeof c[k] === 'string', `${k} is a CSV line or null: ${msg}`);
-  assert.ok(c.base === null || typeof c.base === 'string', `base is a CSV line, null or "unknown": ${msg}`);
-  assert.ok(c.resolution.length > 0, `resolution is set: ${msg}`);
-}
-
-function assertSyncJson(r, where) {
-  const j = r.json;
-  assert.ok(j, `${where}: sync --json prints one JSON object (${r.jsonError ?? 'not JSON'})\n${describeRun(r)}`);
-  for (const [k, type] of Object.entries(SYNC_FIELDS)) {
-    assert.equal(typeOf(j[k]), type, `${where}: "${k}" must be ${type}, got ${JSON.stringify(j[k])}\n${describeRun(r)}`);
-  }
-  assert.ok(['in sync', 'synced', 'stopped', 'dry run'].includes(j.outcome), `${where}: outcome ${j.outcome}`);
-  assert.ok(['full', 'incremental'].includes(j.mode), `${where}: mode ${j.mode}`);
-  assert.equal(j.full_resync_required, j.mode === 'full', `${where}: full_resync_required`);
-  assert.ok(['equal', 'behind', 'ahead', 'concurrent'].includes(j.remote_vector_order), `${where}: remote_vector_order ${j.remote_vector_order}`);
-  for (const k of ['rows_in', 'rows_out', 'events', 'bytes_sent', 'bytes_received', 'round_trips', 'pending_batches_replayed']) {
-    assert.ok(Number.isInteger(j[k]) && j[k] >= 0, `${where}: ${k} = ${j[k]}`);
-  }
-  assert.ok(j.run > 0, `${where}: run id`);
-  for (const c of j.conflicts) assertConflictShape(c, where);
-  for (const [id, n] of Object.entries(j.vector)) assert.ok(Number.isInteger(n) && n > 0, `${where}: vector[${id}] = ${n}`);
-  return j;
 }
 
 // ---------------------------------------------------------------- the test

@@ -11,13 +11,12 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import {
   tempDir, copyDir, kuzusync, describeRun, binExists, openDb, isReplicaState, KUZUSYNC_BIN,
 } from './lib/kuzu.mjs';
 import { referenceDiff, referenceHash, tableDiffers } from './lib/reference.mjs';
 import { assertDiffMatches, assertJsonShape } from './lib/assert-diff.mjs';
-import { dirHash } from './lib/bundle-helpers.mjs';
+import { dirHash, spawnKuzusync } from './lib/bundle-helpers.mjs';
 import { rng } from './lib/graphs.mjs';
 import { stopAllServers, sleep } from './lib/servers.mjs';
 import { makeTls, makeTokens, startDaemon, certInfo } from './lib/daemon.mjs';
@@ -122,23 +121,6 @@ function strays(parent, replicas) {
   return fs.readdirSync(parent).filter(f => !replicas.includes(f) && !isReplicaState(f));
 }
 
-/** Spawns kuzusync asynchronously with env overrides; {child, done: Promise<{code, signal, stdout, stderr, ms}>}. */
-function spawnKs(args, env = {}) {
-  const t0 = process.hrtime.bigint();
-  const child = spawn(KUZUSYNC_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', d => { stdout += d; });
-  child.stderr.on('data', d => { stderr += d; });
-  const cmd = [KUZUSYNC_BIN, ...args].map(a => (/[\s'"]/.test(a) ? JSON.stringify(a) : a)).join(' ');
-  const done = new Promise(resolve => {
-    child.on('close', (code, signal) => resolve({
-      code, signal, stdout, stderr, cmd, ms: Number(process.hrtime.bigint() - t0) / 1e6,
-      describe: () => `$ ${cmd}\nexit=${code}${signal ? ' signal=' + signal : ''}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`,
-    }));
-  });
-  return { child, done };
-}
 
 /** A daemon with TLS and tokens over `root`; stopped after the test. */
 async function daemonFor(t, dir, root, { tls, cert, key, tokens } = {}) {
@@ -483,7 +465,7 @@ test('4. client killed mid-push (daemon and ssh): replica is old or new, never m
     const probeName = `probe-${tr.name}`;
     copyDir(fx.base, path.join(root, probeName));
     replicas.push(probeName);
-    const probe = spawnKs(['push', a, tr.spec(probeName), '--delete', '--json', ...tr.args], { TMPDIR: clientTmp });
+    const probe = spawnKuzusync(['push', a, tr.spec(probeName), '--delete', '--json', ...tr.args], { TMPDIR: clientTmp });
     const pr = await probe.done;
     assert.equal(pr.code, 0, pr.describe());
     const N = Math.max(30, Math.ceil(pr.ms));
@@ -495,7 +477,7 @@ test('4. client killed mid-push (daemon and ssh): replica is old or new, never m
       replicas.push(name);
       // half spread over the whole push, half near its end (upload done, apply running)
       const delay = i % 2 === 0 ? Math.floor(rand() * N) : Math.floor(N * (0.6 + 0.5 * rand()));
-      const proc = spawnKs(['push', a, tr.spec(name), '--delete', ...tr.args], { TMPDIR: clientTmp });
+      const proc = spawnKuzusync(['push', a, tr.spec(name), '--delete', ...tr.args], { TMPDIR: clientTmp });
       await sleep(delay);
       const killed = proc.child.exitCode === null && proc.child.kill('SIGKILL');
       const res = await proc.done;
@@ -565,10 +547,10 @@ test('5. concurrent pushes to one replica (two over the daemon, one local): all 
     const order = round === 0 ? [0, 1, 2] : [2, 1, 0];
     const procs = order.map(k => {
       const dst = k === 2 ? rep : srv.url(name); // a3 pushes to the directory itself, the others via the daemon
-      return { k, p: spawnKs(['push', sources[k], dst, '--json', ...(k === 2 ? [] : as('rw'))]) };
+      return { k, p: spawnKuzusync(['push', sources[k], dst, '--json', ...(k === 2 ? [] : as('rw'))]) };
     });
     // a reader at the same time sees some consistent state
-    const reader = spawnKs(['diff', fx.base, srv.url(name), '--json', ...as('ro')]);
+    const reader = spawnKuzusync(['diff', fx.base, srv.url(name), '--json', ...as('ro')]);
     const results = await Promise.all(procs.map(async ({ k, p }) => ({ k, r: await p.done })));
     const rr = await reader.done;
     if (rr.code !== 0 && rr.code !== 1) problems.push(`round ${round}: concurrent reader failed\n${rr.describe()}`);

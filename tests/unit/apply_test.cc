@@ -7,6 +7,7 @@
 #include <map>
 
 #include "diff/diff.h"
+#include "tests/unit/test_util.h"
 
 namespace kuzusync {
 namespace {
@@ -25,10 +26,7 @@ bool Contains(const std::string& text, const std::string& part) {
 class ApplyTest : public ::testing::Test {
  protected:
   void WriteExport(const std::string& dir, const std::string& users, const std::string& follows) {
-    ASSERT_TRUE(WriteFileAtomically(env_, dir + "/schema.cypher", kSchema).ok());
-    ASSERT_TRUE(WriteFileAtomically(env_, dir + "/copy.cypher", kCopy).ok());
-    ASSERT_TRUE(WriteFileAtomically(env_, dir + "/User.csv", users).ok());
-    ASSERT_TRUE(WriteFileAtomically(env_, dir + "/Follows_User_User.csv", follows).ok());
+    WriteTestExport(env_, dir, kSchema, kCopy, {{"User.csv", users}, {"Follows_User_User.csv", follows}});
   }
 
   // A: the source of truth. B: an older replica with one changed user, one

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "diff/diff.h"
+#include "tests/unit/test_util.h"
 
 namespace kuzusync {
 namespace {
@@ -24,10 +25,7 @@ constexpr const char kBaseFollows[] = "1,2,2020\n2,3,2021\n3,4,2022\n";
 class MergeTest : public ::testing::Test {
  protected:
   void WriteExport(const std::string& dir, const std::string& users, const std::string& follows) {
-    ASSERT_TRUE(WriteFileAtomically(env_, dir + "/schema.cypher", kSchema).ok());
-    ASSERT_TRUE(WriteFileAtomically(env_, dir + "/copy.cypher", kCopy).ok());
-    ASSERT_TRUE(WriteFileAtomically(env_, dir + "/User.csv", users).ok());
-    ASSERT_TRUE(WriteFileAtomically(env_, dir + "/Follows_User_User.csv", follows).ok());
+    WriteTestExport(env_, dir, kSchema, kCopy, {{"User.csv", users}, {"Follows_User_User.csv", follows}});
   }
 
   std::unique_ptr<LocalReplica> Open(const std::string& dir) {
@@ -278,13 +276,8 @@ TEST_F(MergeTest, WithoutABaseOneSidedRowsAreCopiedAndDifferingOnesConflict) {
 TEST_F(MergeTest, TablesOfDifferentShapesAreRefused) {
   WriteBase();
   WriteExport("/local", kBaseUsers, kBaseFollows);
-  ASSERT_TRUE(WriteFileAtomically(env_, "/remote/schema.cypher",
-                                  "CREATE NODE TABLE `User` (`id` INT64,`name` STRING, PRIMARY KEY(`id`));\n")
-                  .ok());
-  ASSERT_TRUE(WriteFileAtomically(env_, "/remote/copy.cypher",
-                                  "COPY `User` (`id`,`name`) FROM \"User.csv\" (parallel=true);\n")
-                  .ok());
-  ASSERT_TRUE(WriteFileAtomically(env_, "/remote/User.csv", "1,ann\n").ok());
+  WriteTestExport(env_, "/remote", "CREATE NODE TABLE `User` (`id` INT64,`name` STRING, PRIMARY KEY(`id`));\n",
+                  "COPY `User` (`id`,`name`) FROM \"User.csv\" (parallel=true);\n", {{"User.csv", "1,ann\n"}});
   auto local = Open("/local");
   auto remote = Open("/remote");
   auto base = Open("/base");

@@ -3,13 +3,12 @@
 // migration of a version-1 state (tree cache only).
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
-#include <stdlib.h>
 
 #include <chrono>
 #include <filesystem>
 
 #include "diff/diff.h"
+#include "tests/unit/test_util.h"
 
 namespace kuzusync {
 namespace {
@@ -29,26 +28,9 @@ TEST(VersionVectorTest, OrderAndText) {
   EXPECT_FALSE(ParseVector("x:1z").ok());
 }
 
-class SyncStateTest : public ::testing::Test {
+class SyncStateTest : public TempReplicaTest {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/kuzusync-state-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    root_ = pattern;
-    replica_ = root_ + "/replica";
-    std::filesystem::create_directory(replica_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(root_, ec);
-  }
-  std::string DbPath() const { return root_ + "/.replica.kuzusync/state.db"; }
-  void Sql(const std::string& statement) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(DbPath().c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, statement.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << statement;
-    sqlite3_close(db);
-  }
+  std::string DbPath() const { return StateDbPath(); }
   std::unique_ptr<SyncState> Open() {
     auto state = SyncState::Open(replica_, true);
     EXPECT_TRUE(state.ok()) << state.status().ToString();
@@ -56,7 +38,6 @@ class SyncStateTest : public ::testing::Test {
   }
 
   Env* env_ = Env::Default();
-  std::string root_, replica_;
 };
 
 TEST_F(SyncStateTest, NothingIsCreatedWhenOnlyLooking) {

@@ -2,13 +2,12 @@
 // change to a data file misses, and a damaged cache never yields a tree.
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <map>
 
 #include "diff/diff.h"
+#include "tests/unit/test_util.h"
 
 namespace kuzusync {
 namespace {
@@ -76,28 +75,7 @@ TEST(TreeCacheTest, UnchangedTablesComeFromTheCacheChangedOnesAreHashed) {
   EXPECT_EQ(cache.misses, 5);
 }
 
-class SqliteTreeCacheTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/kuzusync-cache-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    root_ = pattern;
-    replica_ = root_ + "/replica";
-    std::filesystem::create_directory(replica_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(root_, ec);
-  }
-  void Sql(const std::string& statement) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((root_ + "/.replica.kuzusync/state.db").c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, statement.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(db);
-  }
-
-  std::string root_, replica_;
-};
+class SqliteTreeCacheTest : public TempReplicaTest {};
 
 TEST_F(SqliteTreeCacheTest, StoresBesideTheReplicaAndSurvivesReopening) {
   merkle::TreeBuilder builder(1);

@@ -93,14 +93,20 @@ export function describeCypherErrors(errors, outDir) {
 }
 
 /** Spawns kuzusync asynchronously; returns {child, done: Promise<{code, signal, stderr, ms}>}. */
-export function spawnKuzusync(args) {
+/** Spawns kuzusync with env overrides; {child, done: Promise<{code, signal, stdout, stderr, cmd, ms, describe()}>}. */
+export function spawnKuzusync(args, env = {}) {
   const t0 = process.hrtime.bigint();
-  const child = spawn(KUZUSYNC_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(KUZUSYNC_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let stdout = '';
   let stderr = '';
+  child.stdout.on('data', d => { stdout += d; });
   child.stderr.on('data', d => { stderr += d; });
-  child.stdout.on('data', () => {});
+  const cmd = [KUZUSYNC_BIN, ...args].map(a => (/[\s'"]/.test(a) ? JSON.stringify(a) : a)).join(' ');
   const done = new Promise(resolve => {
-    child.on('close', (code, signal) => resolve({ code, signal, stderr, ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
+    child.on('close', (code, signal) => resolve({
+      code, signal, stdout, stderr, cmd, ms: Number(process.hrtime.bigint() - t0) / 1e6,
+      describe: () => `$ ${cmd}\nexit=${code}${signal ? ' signal=' + signal : ''}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`,
+    }));
   });
   return { child, done };
 }
