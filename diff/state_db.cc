@@ -14,7 +14,7 @@
 namespace kuzusync {
 namespace {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 // Each step takes the schema from version i to i + 1.
 const char* const kMigrations[] = {
@@ -47,6 +47,9 @@ const char* const kMigrations[] = {
     " local_base_root TEXT NOT NULL, emitted INTEGER NOT NULL);"
     // On a replica others push to: the root each one's last push made.
     "CREATE TABLE pushes(replica TEXT PRIMARY KEY, root TEXT NOT NULL, at_ms INTEGER NOT NULL);",
+    // 2 -> 3: the tree cache's recency without reading every tree (`used`
+    // is stored after the tree blob: without an index MAX(used) read them all).
+    "CREATE INDEX trees_by_use ON trees(used);",
 };
 
 std::string NewReplicaId() {

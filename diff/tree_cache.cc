@@ -39,8 +39,9 @@ class SqliteTreeCache final : public TreeCache {
                   "(?, ?, (SELECT COALESCE(MAX(used), 0) + 1 FROM trees))");
     if (!put.ok()) return;
     put.Bind(1, key).BindBlob(2, tree.Serialize()).Step();
-    (void)db_->Exec("DELETE FROM trees WHERE key NOT IN (SELECT key FROM trees ORDER BY used DESC LIMIT " +
-                    std::to_string(kKeepTrees) + ")");
+    // The least recently used beyond kKeepTrees go (found through the index).
+    (void)db_->Exec("DELETE FROM trees WHERE used < (SELECT used FROM trees ORDER BY used DESC LIMIT 1 OFFSET " +
+                    std::to_string(kKeepTrees - 1) + ")");
   }
 
  private:

@@ -109,3 +109,25 @@ TEST_F(SqliteTreeCacheTest, DamagedEntriesAndNewerSchemasAreNotUsed) {
 
 }  // namespace
 }  // namespace kuzusync
+
+namespace kuzusync {
+namespace {
+
+TEST_F(SqliteTreeCacheTest, KeepsTheMostRecentlyUsedThousandTrees) {
+  merkle::TreeBuilder builder(0);
+  merkle::Tree tree = std::move(builder).Finish();
+  auto cache = OpenReplicaTreeCache(replica_);
+  ASSERT_NE(cache, nullptr);
+  for (int i = 0; i < 1030; ++i) {
+    cache->Store("k" + std::to_string(i), tree);
+    if (i == 1000) ASSERT_TRUE(cache->Lookup("k0").has_value());  // used again: now recent
+  }
+  EXPECT_TRUE(cache->Lookup("k0").has_value());
+  EXPECT_FALSE(cache->Lookup("k1").has_value());
+  EXPECT_FALSE(cache->Lookup("k6").has_value());
+  EXPECT_TRUE(cache->Lookup("k7").has_value());
+  EXPECT_TRUE(cache->Lookup("k1029").has_value());
+}
+
+}  // namespace
+}  // namespace kuzusync
