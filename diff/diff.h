@@ -363,9 +363,11 @@ struct SnapshotStats {
 
 // Packs a whole export (schema.cypher, copy.cypher, index.cypher, data
 // files) with a manifest of per-file SHA-256 and per-table root hashes.
+// `roots`, when the caller knows every table's root, saves hashing.
 Result<SnapshotStats> PackSnapshot(Env* env, const std::string& dir, const std::string& out_path,
                                    const PackOptions& options, int threads,
-                                   TreeCache* cache = nullptr);
+                                   TreeCache* cache = nullptr,
+                                   const std::map<std::string, merkle::NodeSummary>* roots = nullptr);
 
 // Extracts a snapshot into dest_dir, which must not exist, verifying every
 // member as it goes; dest_dir appears complete or not at all.
@@ -518,7 +520,7 @@ struct MergeResult {
   uint64_t rows_to_local = 0, rows_to_remote = 0;  // row changes each way
   bool local_bundle = false, remote_bundle = false;  // written (there were changes)
   std::string merged_root;              // ReplicaRoot of the result on both sides
-  std::string table_rows;  // "Table=rows" per table after the merge
+  std::map<std::string, merkle::NodeSummary> merged_roots;  // per table, after the merge
   std::set<std::string> new_local_keys;  // node tables that gain keys on the local side
   // Node rows whose local version the remote bundle carries (at_ms unset).
   std::vector<SeenVersion> local_versions_sent;

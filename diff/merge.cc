@@ -594,10 +594,7 @@ Result<MergeResult> MergeReplicas(Env* env, Replica* local, Replica* base, Repli
                            " and " + remote->label() + " equal");
   }
   result.merged_root = local_result;
-  for (const TableSchema& t : local->schema().tables) {
-    if (!result.table_rows.empty()) result.table_rows += ' ';
-    result.table_rows += t.name + "=" + std::to_string(merged_roots[t.name].count);
-  }
+  result.merged_roots = std::move(merged_roots);
   return result;
 }
 

@@ -7,17 +7,24 @@
 namespace kuzusync {
 
 Result<SnapshotStats> PackSnapshot(Env* env, const std::string& dir, const std::string& out_path,
-                                   const PackOptions& options, int threads, TreeCache* cache) {
+                                   const PackOptions& options, int threads, TreeCache* cache,
+                                   const std::map<std::string, merkle::NodeSummary>* known_roots) {
   KS_ASSIGN_OR_RETURN(ExportDir export_dir, OpenExport(env, dir));
-  KS_ASSIGN_OR_RETURN(auto trees,
-                      HashExports(env, {&export_dir}, {{}}, threads, merkle::kTargetLeafRows, cache));
+  std::map<std::string, merkle::NodeSummary> roots;
+  if (known_roots != nullptr) {
+    roots = *known_roots;
+  } else {
+    KS_ASSIGN_OR_RETURN(auto trees,
+                        HashExports(env, {&export_dir}, {{}}, threads, merkle::kTargetLeafRows, cache));
+    for (const TableTree& t : trees[0]) roots[t.table] = t.tree.root();
+  }
   Manifest manifest;
   manifest.kind = "snapshot";
-  std::map<std::string, merkle::NodeSummary> roots;
-  for (const TableTree& t : trees[0]) {
-    roots[t.table] = t.tree.root();
-    manifest.tables.push_back({t.table, t.kind == TableKind::kNode ? "node" : "rel", t.tree.rows(),
-                               0, 0, t.tree.RootHex()});
+  for (const TableSchema& t : export_dir.schema.tables) {
+    auto root = roots.find(t.name);
+    if (root == roots.end()) return Status::InvalidArgument("no root given for table " + t.name);
+    manifest.tables.push_back({t.name, t.kind == TableKind::kNode ? "node" : "rel", root->second.count, 0, 0,
+                               merkle::SummaryHex(root->second)});
   }
   manifest.result_root = ReplicaRoot(export_dir.schema, roots);
 

@@ -96,6 +96,48 @@ class Env {
                              std::unique_ptr<FileLock>* lock) = 0;
 };
 
+// Forwards every call to another Env; subclasses override what they change
+// (as leveldb's EnvWrapper).
+class EnvWrapper : public Env {
+ public:
+  explicit EnvWrapper(Env* target) : target_(target) {}
+  Env* target() const { return target_; }
+
+  Status NewSequentialFile(const std::string& path, std::unique_ptr<SequentialFile>* result) override {
+    return target_->NewSequentialFile(path, result);
+  }
+  Status NewWritableFile(const std::string& path, std::unique_ptr<WritableFile>* result) override {
+    return target_->NewWritableFile(path, result);
+  }
+  Status ListDir(const std::string& dir, std::vector<DirEntry>* entries) override {
+    return target_->ListDir(dir, entries);
+  }
+  Status Stat(const std::string& path, FileType* type, uint64_t* size) override {
+    return target_->Stat(path, type, size);
+  }
+  Status FileIdentity(const std::string& path, std::string* identity, double* age_seconds) override {
+    return target_->FileIdentity(path, identity, age_seconds);
+  }
+  Status CreateDir(const std::string& dir) override { return target_->CreateDir(dir); }
+  Status RemoveFile(const std::string& path) override { return target_->RemoveFile(path); }
+  Status Rename(const std::string& from, const std::string& to) override { return target_->Rename(from, to); }
+  Status SyncDir(const std::string& dir) override { return target_->SyncDir(dir); }
+  Status ExchangePaths(const std::string& a, const std::string& b) override {
+    return target_->ExchangePaths(a, b);
+  }
+  Status LinkFile(const std::string& from, const std::string& to) override { return target_->LinkFile(from, to); }
+  Status RemoveDir(const std::string& dir) override { return target_->RemoveDir(dir); }
+  Status LockFile(const std::string& path, LockMode mode, std::unique_ptr<FileLock>* lock) override {
+    return target_->LockFile(path, mode, lock);
+  }
+  Status TryLockFile(const std::string& path, LockMode mode, std::unique_ptr<FileLock>* lock) override {
+    return target_->TryLockFile(path, mode, lock);
+  }
+
+ private:
+  Env* target_;
+};
+
 // An Env whose files live in memory only; for tests. Caller owns the result.
 std::unique_ptr<Env> NewMemEnv();
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include "transfer/temp_files.h"
 #include "transfer/transfer.h"
@@ -43,6 +44,26 @@ const char* OrderName(VectorOrder order) {
   }
   return "?";
 }
+
+// The unpacked base is a new directory every run, so file identities never
+// repeat: its files are known by their content (the snapshot's SHA-256)
+// instead, and the tree cache finds the tables that did not change.
+class ContentIdentityEnv final : public EnvWrapper {
+ public:
+  ContentIdentityEnv(Env* target, const std::string& dir, const Manifest& manifest) : EnvWrapper(target) {
+    for (const Manifest::Member& m : manifest.members) sha256_[JoinPath(dir, m.name)] = m.sha256;
+  }
+  Status FileIdentity(const std::string& path, std::string* identity, double* age_seconds) override {
+    auto it = sha256_.find(path);
+    if (it == sha256_.end()) return EnvWrapper::FileIdentity(path, identity, age_seconds);
+    *identity = "sha256:" + it->second;
+    *age_seconds = 1e9;  // content does not change under a name
+    return Status::Ok();
+  }
+
+ private:
+  std::map<std::string, std::string> sha256_;
+};
 
 // Removes the files of a run, whatever happened.
 class TempFiles {
@@ -189,7 +210,9 @@ class SyncRunner {
     const std::string base_path = temp_.New("new-base");
     PackOptions pack;
     pack.threads = options_.threads;
-    KS_RETURN_IF_ERROR(PackSnapshot(env_, merged_export, base_path, pack, options_.threads).status());
+    KS_RETURN_IF_ERROR(PackSnapshot(env_, merged_export, base_path, pack, options_.threads, nullptr,
+                                    &merged.merged_roots)
+                           .status());
     Checkpoint next;
     next.peer = report_->peer;
     next.at_ms = now;
@@ -197,7 +220,9 @@ class SyncRunner {
     next.remote_root = merged.merged_root;
     next.schema_hash = SchemaHash(local_->schema());
     next.events = (checkpoint ? checkpoint->events : 0) + merged.rows_to_local + merged.rows_to_remote;
-    next.table_rows = merged.table_rows;
+    for (const auto& [table, root] : merged.merged_roots) {
+      next.table_rows += (next.table_rows.empty() ? "" : " ") + table + "=" + std::to_string(root.count);
+    }
     next.remote_vector = VectorText(vector);
     KS_RETURN_IF_ERROR(state_->SavePending(env_, {run->id, merged.merged_root, local_root, false}, next,
                                            base_path, merged.local_bundle ? local_bundle_ : ""));
@@ -303,8 +328,10 @@ class SyncRunner {
     const std::string snapshot = temp_.New("base");
     const std::string dir = temp_.New("base-dir");
     KS_RETURN_IF_ERROR(state_->ReadBase(env_, report_->peer, snapshot));
-    KS_RETURN_IF_ERROR(UnpackSnapshot(env_, snapshot, dir).status());
-    KS_ASSIGN_OR_RETURN(base_, LocalReplica::Open(env_, dir, {}, options_.threads, merkle::kNetworkLeafRows));
+    KS_ASSIGN_OR_RETURN(Manifest manifest, UnpackSnapshot(env_, snapshot, dir));
+    base_env_ = std::make_unique<ContentIdentityEnv>(env_, dir, manifest);
+    KS_ASSIGN_OR_RETURN(base_, LocalReplica::Open(base_env_.get(), dir, {}, options_.threads,
+                                                  merkle::kNetworkLeafRows, cache_.get()));
     base_replica_ = base_.get();
     return Status::Ok();
   }
@@ -412,6 +439,7 @@ class SyncRunner {
   TempFiles temp_;
   std::unique_ptr<FileLock> replica_lock_;
   std::unique_ptr<TreeCache> cache_;
+  std::unique_ptr<ContentIdentityEnv> base_env_;
   std::unique_ptr<LocalReplica> local_, base_;
   Replica* base_replica_ = nullptr;
   std::unique_ptr<RemoteReplica> remote_;
