@@ -1,6 +1,6 @@
 // Sync: one cron run of two-way replication between a local export and a
 // remote replica, incremental from the checkpoint of the last run with that
-// remote (docs/sync-design.md).
+// remote (docs/sync.md).
 
 #include <algorithm>
 #include <chrono>
@@ -107,15 +107,7 @@ class SyncRunner {
     KS_ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint, state_->LoadCheckpoint(report_->peer));
     KS_ASSIGN_OR_RETURN(std::optional<PendingSync> pending, state_->LoadPending(report_->peer));
 
-    Progress("connecting to " + spec_.text);
-    ConnectOptions connect = options_.connect;
-    connect.threads = options_.threads;
-    connect.tree_leaf_rows = merkle::kNetworkLeafRows;
-    if (checkpoint && !pending) connect.expected_root = checkpoint->remote_root;
-    connect.want_state = true;
-    connect.replica_id = state_->replica_id();
-    KS_ASSIGN_OR_RETURN(remote_, RemoteReplica::Connect(env_, spec_, connect,
-                                                        options_.dry_run ? Access::kRead : Access::kWrite, {}));
+    KS_RETURN_IF_ERROR(Connect(checkpoint && !pending ? checkpoint->remote_root : ""));
     KS_ASSIGN_OR_RETURN(RemoteReplica::State remote_state, remote_->GetState({}));
     if (pending && !options_.dry_run) {
       KS_RETURN_IF_ERROR(FinishInterruptedRun(*pending, remote_state));
@@ -141,7 +133,7 @@ class SyncRunner {
         report_->remote_changed = true;
       }
     }
-    if (full_ && remote_->unchanged()) return Status::Corrupt("the remote sent no trees");
+    if (full_ && remote_->unchanged()) KS_RETURN_IF_ERROR(Connect(""));  // its trees are needed after all
 
     KS_ASSIGN_OR_RETURN(VersionVector vector, state_->Vector());
     report_->vector_order = OrderName(CompareVectors(remote_state.vector, vector));
@@ -273,6 +265,22 @@ class SyncRunner {
  private:
   void Progress(const std::string& line) {
     if (options_.progress) options_.progress(line);
+  }
+
+  // Connects for writing (reading in a dry run). With expected_root, a
+  // remote that still has it sends no trees (RemoteReplica::unchanged()).
+  Status Connect(const std::string& expected_root) {
+    Progress("connecting to " + spec_.text);
+    remote_.reset();
+    ConnectOptions connect = options_.connect;
+    connect.threads = options_.threads;
+    connect.tree_leaf_rows = merkle::kNetworkLeafRows;
+    connect.expected_root = expected_root;
+    connect.want_state = true;
+    connect.replica_id = state_->replica_id();
+    KS_ASSIGN_OR_RETURN(remote_, RemoteReplica::Connect(env_, spec_, connect,
+                                                        options_.dry_run ? Access::kRead : Access::kWrite, {}));
+    return Status::Ok();
   }
 
   Status HashLocal() {

@@ -232,7 +232,7 @@ struct SyncReport {
 
 // Two-way sync of the export directory `local` with `remote` (any `where`
 // of ParseRemote), three-way against the checkpoint of the last sync with
-// it; see docs/sync-design.md. kBusy when another sync of `local` runs.
+// it; see docs/sync.md. kBusy when another sync of `local` runs.
 Result<SyncReport> Sync(Env* env, const std::string& local, const std::string& remote,
                         const SyncOptions& options);
 

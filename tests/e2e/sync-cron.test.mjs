@@ -20,6 +20,7 @@ import path from 'node:path';
 import {
   tempDir, copyDir, kuzusync, describeRun, binExists, newDb, openDb, isReplicaState, KUZUSYNC_BIN,
 } from './lib/kuzu.mjs';
+import { spawnSync } from 'node:child_process';
 import { parseCsv } from './lib/reference.mjs';
 import { dirHash, sleep, spawnKuzusync } from './lib/bundle-helpers.mjs';
 import { assertSyncJson, assertConflictShape } from './lib/sync-json.mjs';
@@ -347,6 +348,39 @@ test('2. checkpoint: after a full sync, 100 updated rows sync incrementally, exa
   assert.equal(j.events, cp1[0].events);
   assert.equal(cp1[0].root, j.root);
   assert.equal(sync(A.dir, hub).json.outcome, 'in sync');
+});
+
+test('2b. a damaged base: the next sync is full ("checkpoint unreadable"), completes, and checkpoints again', { timeout: 60_000 }, async t => {
+  requireBin();
+  const dir = tempDir(t);
+  const baseFile = await baseDbFile(dir, db => buildPeople(db, dir, { users: 200, cities: 5 }));
+  const { A } = await sitesFrom(t, dir, baseFile, ['A']);
+  const hub = copyDir(A.dir, path.join(dir, 'hub'));
+  sync(A.dir, hub);
+  // Damage the stored base (sqlite3 CLI: the state is an ordinary database).
+  const db = path.join(path.dirname(A.dir), `.${path.basename(A.dir)}.kuzusync`, 'state.db');
+  const r = spawnSync('sqlite3', [db, "UPDATE base_chunks SET data = X'00' WHERE seq = 0"], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  // A local change needs the base; the hub is unchanged (it answers without its trees at first).
+  await A.q(`MATCH (u:User) WHERE u.name = 'user-0007' SET u.age = 7007`);
+  await A.export();
+  const j = sync(A.dir, hub).json;
+  assert.equal(j.mode, 'full', JSON.stringify(j));
+  assert.match(j.reason, /^checkpoint unreadable: .*checksum/, JSON.stringify(j));
+  assert.equal(j.outcome, 'synced');
+  assertSame(A.dir, hub, 'after the full sync');
+  // Without a base nobody can tell which side changed the row: a conflict,
+  // resolved by the policy, with the losing version kept.
+  const c = j.conflicts.find(x => x.table === 'User' && x.key === 'user-0007');
+  assert.ok(c, `the changed row is a listed conflict: ${JSON.stringify(j.conflicts)}`);
+  assert.equal(c.base, 'unknown');
+  assert.match(c.local, /,7007,/);
+  assert.ok(['local', 'remote'].includes(c.resolution), JSON.stringify(c));
+  const winner = parseCsv(c.resolution === 'local' ? c.local : c.remote)[0].fields;
+  assert.deepEqual(rowByKey(hub, 'User.csv', 'user-0007'), winner, 'the winner is on both sides');
+  const next = sync(A.dir, hub).json;
+  assert.equal(next.outcome, 'in sync', `a new checkpoint was stored: ${JSON.stringify(next)}`);
+  assert.equal(next.mode, 'incremental');
 });
 
 // ---------------------------------------------------------------- 3
