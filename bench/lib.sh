@@ -48,3 +48,20 @@ time_best() {
   rm -f "$tf"
   printf -v "$__out" '%s' "$best"
 }
+
+# Small arithmetic for reports (awk: bash has no floats).
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a / b }'; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# wait_for PID FILE PATTERN: until the daemon's log shows PATTERN (5 s max).
+wait_for() {
+  local pid=$1 file=$2 pat=$3 i
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || { echo "daemon $pid died:" >&2; cat "$file" >&2; return 1; }
+    grep -q "$pat" "$file" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "daemon $pid not ready: $(cat "$file")" >&2
+  return 1
+}

@@ -46,7 +46,6 @@ keep_best() {
   fi
 }
 fsize() { stat -c %s "$1"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 
 echo "== pack_vs_tar: $SRC"
 machine_line

@@ -51,18 +51,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# wait_for PID FILE PATTERN: until the daemon's log shows PATTERN (5 s max).
-wait_for() {
-  local pid=$1 file=$2 pat=$3 i
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || { echo "daemon $pid died:" >&2; cat "$file" >&2; return 1; }
-    grep -q "$pat" "$file" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "daemon $pid not ready: $(cat "$file")" >&2
-  return 1
-}
 wait_port() {
   local pid=$1 port=$2 i
   for ((i = 0; i < 100; i++)); do
@@ -74,8 +62,6 @@ wait_port() {
   return 1
 }
 now() { echo "$EPOCHREALTIME"; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d[sys.argv[2]])' "$1" "$2"; }
 rs_stat() { grep "^$2:" "$1" | sed 's/.*: //; s/,//g; s/ .*//'; }
 v() { if awk "BEGIN { exit !($1) }"; then echo MET; else echo MISSED; fi; }

@@ -147,21 +147,8 @@ print(d['outcome'].replace(' ', '_'), d['mode'], d['rows_in'], d['rows_out'], le
 EOF
 }
 now() { echo "$EPOCHREALTIME"; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a / b }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 v() { if awk "BEGIN { exit !($1) }"; then echo MET; else echo MISSED; fi; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() {
-  local pid=$1 file=$2 pat=$3 i
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || { echo "daemon $pid died:" >&2; cat "$file" >&2; return 1; }
-    grep -q "$pat" "$file" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "daemon $pid not ready: $(cat "$file")" >&2
-  return 1
-}
 
 TOKEN="bench-token-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 echo "$TOKEN" >"$W/token"

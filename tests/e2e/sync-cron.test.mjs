@@ -163,6 +163,18 @@ async function sitesFrom(t, dir, baseFile, names) {
   return out;
 }
 
+/** Sites A and B (100 users) and a path hub, all three at a first checkpoint. */
+async function twoSitesInSync(t) {
+  requireBin();
+  const dir = tempDir(t);
+  const baseFile = await baseDbFile(dir, db => buildPeople(db, dir, { users: 100, cities: 5 }));
+  const { A, B } = await sitesFrom(t, dir, baseFile, ['A', 'B']);
+  const hub = copyDir(A.dir, path.join(dir, 'hub'));
+  sync(A.dir, hub);
+  sync(B.dir, hub);
+  return { dir, A, B, hub };
+}
+
 /** Copies a replica and the state beside it into `into`/ (created). */
 function backup(replica, into) {
   fs.mkdirSync(into, { recursive: true });
@@ -386,13 +398,7 @@ test('2b. a damaged base: the next sync is full ("checkpoint unreadable"), compl
 // ---------------------------------------------------------------- 3
 
 test('3. --policy fail: exit 1, nothing changed anywhere, conflict pending; then local-wins puts the local version everywhere', { timeout: 60_000 }, async t => {
-  requireBin();
-  const dir = tempDir(t);
-  const baseFile = await baseDbFile(dir, db => buildPeople(db, dir, { users: 100, cities: 5 }));
-  const { A, B } = await sitesFrom(t, dir, baseFile, ['A', 'B']);
-  const hub = copyDir(A.dir, path.join(dir, 'hub'));
-  sync(A.dir, hub);
-  sync(B.dir, hub);
+  const { dir, A, B, hub } = await twoSitesInSync(t);
 
   // Two conflicts (same row, different notes; deleted at A, updated at B),
   // plus one change on each side that would flow.
@@ -527,13 +533,7 @@ test('4. busy: a second sync of the same LOCAL exits 3 at once while the first (
 // ---------------------------------------------------------------- 5
 
 test('5. --dry-run reports rows_in/rows_out and changes nothing; -q prints nothing', { timeout: 60_000 }, async t => {
-  requireBin();
-  const dir = tempDir(t);
-  const baseFile = await baseDbFile(dir, db => buildPeople(db, dir, { users: 100, cities: 5 }));
-  const { A, B } = await sitesFrom(t, dir, baseFile, ['A', 'B']);
-  const hub = copyDir(A.dir, path.join(dir, 'hub'));
-  sync(A.dir, hub);
-  sync(B.dir, hub);
+  const { dir, A, B, hub } = await twoSitesInSync(t);
 
   // A: 3 updates, 2 inserts, 1 rel insert (6 out); B: 2 updates, 1 delete of a node without rels? (users have rels)
   await A.q(`MATCH (u:User) WHERE u.name IN ['${userKey(1)}', '${userKey(2)}', '${userKey(3)}'] SET u.age = 1`);
