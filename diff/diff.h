@@ -431,7 +431,7 @@ struct PendingSync {
 };
 
 struct SeenVersion {
-  std::string table, key, digest_hex;
+  std::string table, key, version;
   int64_t at_ms = 0;
 };
 
@@ -473,11 +473,11 @@ class SyncState {
   // A replica others push to remembers the root each one's last push made.
   Status RecordPush(const std::string& replica, const std::string& root);
   Result<std::string> LastPush(const std::string& replica);  // "" if none
-  // When this replica first saw `digest` (hex; empty: the row deleted) as
-  // the version of a row: records now_ms if never seen, or with now_ms 0
+  // When this replica first saw `version` (the row's print in hex; empty:
+  // the row deleted) of a row: records now_ms if never seen, or with now_ms 0
   // only looks (0: never seen). Commit forgets local ones: they are merged.
   Result<int64_t> FirstSeen(const std::string& table, const std::string& key,
-                            const std::string& digest_hex, int64_t now_ms);
+                            const std::string& version, int64_t now_ms);
   // A hub keeps the first-seen times its clients report with their changes
   // (the earliest wins), for the next client's last-writer-wins.
   Status RecordSeen(const std::vector<SeenVersion>& seen);
@@ -502,13 +502,13 @@ struct MergeOptions {
   // Numeric columns merged as base + (local - base) + (remote - base).
   std::map<std::string, std::vector<std::string>> counters;  // table -> columns
   int threads = 0;
-  // lww without a column: when each version (RowDigest hex, "" for a
-  // deleted row) was first seen on its side, in ms; 0 when unknown (older
+  // lww without a column: when each version (the row's print in hex, "" for
+  // a deleted row) was first seen on its side, in ms; 0 when unknown (older
   // than any known). Called once, with every conflict's two versions, so a
   // remote can answer in one round trip. May be empty: all unknown.
   struct FirstSeenQuery {
     bool local = false;
-    std::string table, key, digest_hex;
+    std::string table, key, version;
   };
   std::function<std::vector<int64_t>(const std::vector<FirstSeenQuery>&)> first_seen;
   PackOptions pack;

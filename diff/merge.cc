@@ -116,6 +116,15 @@ bool ParseNumber(const std::string& text, bool is_null, double* value, bool* int
 
 std::string HexOf(const merkle::RowDigest& digest) { return merkle::ToHex(digest.data(), digest.size()); }
 
+// A version of a row, as first-seen times name it: its 8-byte print in hex
+// (enough to tell a key's versions apart; a quarter of the digest's bytes on
+// the wire). "" names the row deleted.
+std::string VersionId(const Version& v) {
+  if (!v.present) return "";
+  const uint64_t print = merkle::RowPrint(v.digest);
+  return merkle::ToHex(reinterpret_cast<const uint8_t*>(&print), sizeof(print));
+}
+
 struct NodeOutcome {
   std::string key;
   Version local, remote, merged;
@@ -328,8 +337,8 @@ class Merger {
   // A first pass over the conflicts asks for the times it needs (and takes
   // them as unknown); after SetTimes, a second pass has them.
   int64_t FirstSeen(bool local, const std::string& table, const std::string& key, const Version& v) {
-    MergeOptions::FirstSeenQuery q{local, table, key, v.present ? HexOf(v.digest) : ""};
-    auto it = times_.find(std::tuple(q.local, q.table, q.key, q.digest_hex));
+    MergeOptions::FirstSeenQuery q{local, table, key, VersionId(v)};
+    auto it = times_.find(std::tuple(q.local, q.table, q.key, q.version));
     if (it != times_.end()) return it->second;
     wanted_.push_back(std::move(q));
     return 0;
@@ -340,7 +349,7 @@ class Merger {
   void SetTimes(const std::vector<int64_t>& times) {
     for (size_t i = 0; i < wanted_.size() && i < times.size(); ++i) {
       const auto& q = wanted_[i];
-      times_[std::tuple(q.local, q.table, q.key, q.digest_hex)] = times[i];
+      times_[std::tuple(q.local, q.table, q.key, q.version)] = times[i];
     }
     wanted_.clear();
   }
@@ -546,7 +555,7 @@ Result<MergeResult> MergeReplicas(Env* env, Replica* local, Replica* base, Repli
         if (delta == &to_local && o.merged.present && !o.local.present) result.new_local_keys.insert(table);
         if (delta == &to_remote && o.merged == o.local) {
           result.local_versions_sent.push_back(
-              {table, o.key, o.merged.present ? HexOf(o.merged.digest) : "", 0});
+              {table, o.key, VersionId(o.merged), 0});
         }
         if (o.merged.present) {
           KS_RETURN_IF_ERROR(delta->UpsertNode(table, o.merged.csv, o.merged.digest,

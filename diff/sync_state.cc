@@ -407,15 +407,15 @@ Status SyncState::FinishRun(const SyncRun& run, const std::vector<SyncConflict>&
 }
 
 Result<int64_t> SyncState::FirstSeen(const std::string& table, const std::string& key,
-                                     const std::string& digest_hex, int64_t now_ms) {
+                                     const std::string& version, int64_t now_ms) {
   if (now_ms != 0) {
     Statement put(db_->db(),
                   "INSERT OR IGNORE INTO first_seen(table_name, row_key, digest, at_ms) VALUES (?, ?, ?, ?)");
-    put.Bind(1, table).Bind(2, key).Bind(3, digest_hex).Bind(4, now_ms);
+    put.Bind(1, table).Bind(2, key).Bind(3, version).Bind(4, now_ms);
     KS_RETURN_IF_ERROR(Done(db_.get(), put, "recording a first-seen time"));
   }
   Statement get(db_->db(), "SELECT at_ms FROM first_seen WHERE table_name = ? AND row_key = ? AND digest = ?");
-  int rc = get.Bind(1, table).Bind(2, key).Bind(3, digest_hex).Step();
+  int rc = get.Bind(1, table).Bind(2, key).Bind(3, version).Step();
   if (rc == SQLITE_DONE) return int64_t{0};
   if (rc != SQLITE_ROW) return db_->Error("reading a first-seen time");
   return get.Int(0);
@@ -428,7 +428,7 @@ Status SyncState::RecordSeen(const std::vector<SeenVersion>& seen) {
     Statement put(db_->db(),
                   "INSERT INTO first_seen(table_name, row_key, digest, at_ms) VALUES (?, ?, ?, ?)"
                   " ON CONFLICT DO UPDATE SET at_ms = MIN(at_ms, excluded.at_ms)");
-    put.Bind(1, v.table).Bind(2, v.key).Bind(3, v.digest_hex).Bind(4, v.at_ms);
+    put.Bind(1, v.table).Bind(2, v.key).Bind(3, v.version).Bind(4, v.at_ms);
     KS_RETURN_IF_ERROR(Done(db_.get(), put, "recording first-seen times"));
   }
   // Times only break ties between changes made between two syncs; after

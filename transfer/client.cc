@@ -56,7 +56,7 @@ Status ParseHostPort(std::string_view hostport, RemoteSpec* spec) {
 }
 
 void EncodeSeen(Encoder* e, const SeenVersion& v, bool with_time) {
-  e->Bytes(v.table).Bytes(v.key).Bytes(v.digest_hex);
+  e->Bytes(v.table).Bytes(v.key).Bytes(v.version);
   if (with_time) e->Varint(static_cast<uint64_t>(v.at_ms));
 }
 

@@ -163,7 +163,7 @@ class Session {
     for (uint64_t i = 0; i < n; ++i) {
       SeenVersion q;
       KS_RETURN_IF_ERROR(DecodeSeen(&d, &q, /*with_time=*/false));
-      KS_ASSIGN_OR_RETURN(int64_t at, state->FirstSeen(q.table, q.key, q.digest_hex, 0));
+      KS_ASSIGN_OR_RETURN(int64_t at, state->FirstSeen(q.table, q.key, q.version, 0));
       e.Varint(static_cast<uint64_t>(at));
     }
     return ch_->Send(Msg::kState, e.str());
@@ -198,7 +198,7 @@ class Session {
   static Status DecodeSeen(Decoder* d, SeenVersion* v, bool with_time) {
     KS_RETURN_IF_ERROR(d->Bytes(&v->table, 4096));
     KS_RETURN_IF_ERROR(d->Bytes(&v->key, 1 << 20));
-    KS_RETURN_IF_ERROR(d->Bytes(&v->digest_hex, 128));
+    KS_RETURN_IF_ERROR(d->Bytes(&v->version, 64));
     if (!with_time) return Status::Ok();
     uint64_t at = 0;
     KS_RETURN_IF_ERROR(d->Varint(&at));

@@ -225,7 +225,7 @@ class SyncRunner {
     RemoteReplica::StateUpdate update{vector, merged.local_versions_sent, state_->replica_id(),
                                       merged.merged_root};
     for (SeenVersion& v : update.seen) {
-      KS_ASSIGN_OR_RETURN(v.at_ms, state_->FirstSeen(v.table, v.key, v.digest_hex, now));
+      KS_ASSIGN_OR_RETURN(v.at_ms, state_->FirstSeen(v.table, v.key, v.version, now));
     }
     if (merged.remote_bundle) {
       Progress("sending " + std::to_string(merged.rows_to_remote) + " row changes to " + spec_.text);
@@ -359,10 +359,10 @@ class SyncRunner {
       for (size_t i = 0; i < queries.size(); ++i) {
         const auto& q = queries[i];
         if (q.local) {
-          Result<int64_t> at = state_->FirstSeen(q.table, q.key, q.digest_hex, full_ ? 0 : now);
+          Result<int64_t> at = state_->FirstSeen(q.table, q.key, q.version, full_ ? 0 : now);
           times[i] = at.ok() ? at.value() : 0;
         } else {
-          remote_queries.push_back({q.table, q.key, q.digest_hex, 0});
+          remote_queries.push_back({q.table, q.key, q.version, 0});
           remote_index.push_back(i);
         }
       }
