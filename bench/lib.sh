@@ -65,3 +65,13 @@ wait_for() {
   echo "daemon $pid not ready: $(cat "$file")" >&2
   return 1
 }
+
+# Background processes a script starts (daemons) go in PIDS; stop_pids ends them.
+PIDS=()
+stop_pids() {
+  local p
+  for p in "${PIDS[@]}"; do
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+}

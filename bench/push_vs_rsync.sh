@@ -39,13 +39,8 @@ if [[ ! -f $CHANGED/schema.cypher || ! -f $BASE/schema.cypher ]]; then
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kuzusync-push.XXXXXX")
-PIDS=()
 cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do
-    kill "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
+  stop_pids
   rm -rf "$WORK"
 }
 trap cleanup EXIT

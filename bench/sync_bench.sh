@@ -56,13 +56,8 @@ if [[ ! -f $ORIG/schema.cypher ]]; then node "$BENCH_DIR/make_ldbc_export.mjs" "
 W=$CACHE/sync-work
 rm -rf "$W"
 mkdir -p "$W/sites" "$W/hub"
-PIDS=()
 cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do
-    kill "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
+  stop_pids
   [[ ${KEEP:-0} == 1 ]] || rm -rf "$W"
 }
 trap cleanup EXIT
