@@ -481,6 +481,8 @@ int RunCli(int argc, char** argv) {
   serve_cmd->add_option("--token-file", server_token_file, "lines: <token> rw|ro [replica ...]");
   serve_cmd->add_flag("--insecure", daemon.insecure, "plain TCP, loopback only");
   serve_cmd->add_option("--max-sessions", daemon.max_sessions, "exit after this many sessions");
+  serve_cmd->add_option("--lock-wait", serve.lock_wait_seconds,
+                        "seconds a session waits for a busy replica before it answers busy (default 300)");
   serve_cmd->add_option("--threads", threads, "hashing threads per session");
 
   SyncOptions sync_options;

@@ -3,6 +3,10 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 #include "transfer/transfer.h"
 #include "transfer/wire.h"
 
@@ -401,6 +405,23 @@ class Session {
   std::string client_;  // the client's replica id, when it syncs
 };
 
+Status LockReplica(const ServeOptions& options, const std::string& dir, Access access,
+                   std::unique_ptr<FileLock>* lock) {
+  const std::string path = BesideReplica(dir, kLockSuffix);
+  const LockMode mode = access == Access::kWrite ? LockMode::kExclusive : LockMode::kShared;
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration<double>(options.lock_wait_seconds);
+  while (true) {
+    Status s = options.env->TryLockFile(path, mode, lock);
+    if (s.code() != Status::Code::kBusy) return s;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status::Busy("replica " + dir + " stayed locked by another session for " +
+                          std::to_string(static_cast<int>(options.lock_wait_seconds)) + " s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 }  // namespace
 
 Status ServeSession(ByteStream* stream, const ServeOptions& options) {
@@ -423,10 +444,7 @@ Status ServeSession(ByteStream* stream, const ServeOptions& options) {
     return ch.SendError(Status::NotFound("no such replica", dir.value()));
   }
   std::unique_ptr<FileLock> lock;
-  s = options.env->LockFile(BesideReplica(dir.value(), kLockSuffix), hello.access == Access::kWrite
-                                                                 ? LockMode::kExclusive
-                                                                 : LockMode::kShared,
-                                   &lock);
+  s = LockReplica(options, dir.value(), hello.access, &lock);
   if (!s.ok()) return ch.SendError(s);
   if (hello.access == Access::kWrite) {
     // With the write lock held, what a killed apply left beside the replica

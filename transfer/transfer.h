@@ -141,6 +141,10 @@ struct ServeOptions {
   std::vector<AccessToken> tokens;
   int threads = 0;
   bool use_tree_cache = true;  // trees cached beside each replica (diff::OpenReplicaTreeCache)
+  // How long a session waits for the replica's lock before it answers
+  // "busy": writers queue, but two syncs that each hold their own replica
+  // while writing to the other's must not wait for each other forever.
+  double lock_wait_seconds = 300;
 };
 
 // Serves one client on `stream` until it says goodbye or the stream ends.

@@ -20,7 +20,7 @@ import path from 'node:path';
 import {
   tempDir, copyDir, kuzusync, describeRun, binExists, newDb, openDb, isReplicaState, KUZUSYNC_BIN,
 } from './lib/kuzu.mjs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { parseCsv } from './lib/reference.mjs';
 import { dirHash, sleep, spawnKuzusync } from './lib/bundle-helpers.mjs';
 import { assertSyncJson, assertConflictShape } from './lib/sync-json.mjs';
@@ -196,11 +196,11 @@ function restore(replica, from) {
 }
 
 /** TLS daemon over `root` with an rw token; stopped after the test. Returns {srv, args}. */
-async function daemonFor(t, dir, root) {
+async function daemonFor(t, dir, root, extra = []) {
   const tls = makeTls(path.join(dir, 'tls'));
   const tok = makeTokens(dir, { rw: 'rw' });
   const srv = await startDaemon({
-    root, cert: tls.cert, key: tls.key, tokenFile: tok.file, logFile: path.join(dir, 'daemon.log'),
+    root, cert: tls.cert, key: tls.key, tokenFile: tok.file, logFile: path.join(dir, 'daemon.log'), extra,
   });
   t.after(() => srv.stop());
   return { srv, args: ['--ca-file', tls.ca, '--token-file', tok.tokens.rw] };
@@ -528,6 +528,36 @@ test('4. busy: a second sync of the same LOCAL exits 3 at once while the first (
   assertSame(A.dir, hub, 'after the first sync');
   const runs = info('log', A.dir);
   assert.deepEqual(runs.map(r => r.outcome), ['synced'], `one run recorded, completed: ${JSON.stringify(runs)}`);
+});
+
+test('4b. a hub held by another writer for longer than the daemon\'s --lock-wait: sync exits 3 (busy), nothing changes', { timeout: 60_000 }, async t => {
+  requireBin();
+  const dir = tempDir(t);
+  const baseFile = await baseDbFile(dir, db => buildPeople(db, dir, { users: 50, cities: 5 }));
+  const { A } = await sitesFrom(t, dir, baseFile, ['A']);
+  const root = path.join(dir, 'root');
+  fs.mkdirSync(root);
+  const hub = copyDir(A.dir, path.join(root, 'hub'));
+  const { srv, args } = await daemonFor(t, dir, root, ['--lock-wait', '1']);
+  await A.q(`MATCH (u:User) WHERE u.name = 'user-0003' SET u.age = 333`);
+  await A.export();
+  // Two syncs that each hold their own replica while writing to the other's
+  // would wait for each other forever; the wait is bounded instead.
+  const lockFile = path.join(root, '.hub.kuzusync-lock');
+  const holder = spawn('flock', ['-x', '-o', lockFile, 'sleep', '30'], { stdio: 'ignore', detached: true });
+  t.after(() => { try { process.kill(-holder.pid, 'SIGTERM'); } catch { /* gone */ } });
+  for (let i = 0; i < 200 && spawnSync('flock', ['-n', lockFile, 'true']).status === 0; i++) await sleep(25);
+  const before = dirHash(hub);
+  const t0 = Date.now();
+  const r = ks(['sync', A.dir, srv.url('hub'), '--json', ...args]);
+  assert.equal(r.status, 3, `busy hub: exit 3\n${describeRun(r)}`);
+  assert.match(r.stderr, /busy|locked/, describeRun(r));
+  assert.ok(Date.now() - t0 < 15_000, `it gave up after the lock wait, not the holder's 30 s (${Date.now() - t0} ms)`);
+  assert.equal(dirHash(hub), before, 'the hub is unchanged');
+  process.kill(-holder.pid, 'SIGTERM');
+  for (let i = 0; i < 200 && spawnSync('flock', ['-n', lockFile, 'true']).status !== 0; i++) await sleep(25);
+  assert.equal(sync(A.dir, srv.url('hub'), args).json.outcome, 'synced', 'once the hub is free the next run completes');
+  assertSame(A.dir, hub, 'after the sync');
 });
 
 // ---------------------------------------------------------------- 5
