@@ -2,7 +2,6 @@
 // sqlite state beside a replica; version vector arithmetic.
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 
 #include "archive/archive.h"
@@ -14,11 +13,6 @@ namespace {
 
 constexpr size_t kBaseChunk = 8 << 20;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 constexpr int kKeepRuns = 10000;  // cron every 5 minutes: about a month of history
 
 std::optional<std::string> OptionalText(const Statement& stmt, int column) {
@@ -371,7 +365,7 @@ Status SyncState::PromotePending(const std::string& peer, const VersionVector& v
 
 Status SyncState::RecordPush(const std::string& replica, const std::string& root) {
   Statement put(db_->db(), "INSERT OR REPLACE INTO pushes(replica, root, at_ms) VALUES (?, ?, ?)");
-  put.Bind(1, replica).Bind(2, root).Bind(3, NowMs());
+  put.Bind(1, replica).Bind(2, root).Bind(3, NowUnixMillis());
   return Done(db_.get(), put, "recording a push");
 }
 
@@ -434,7 +428,7 @@ Status SyncState::RecordSeen(const std::vector<SeenVersion>& seen) {
   // Times only break ties between changes made between two syncs; after
   // 90 days they have long served.
   KS_RETURN_IF_ERROR(db_->Exec("DELETE FROM first_seen WHERE at_ms < " +
-                               std::to_string(NowMs() - int64_t{90} * 24 * 3600 * 1000)));
+                               std::to_string(NowUnixMillis() - int64_t{90} * 24 * 3600 * 1000)));
   return t.Commit();
 }
 

@@ -1,5 +1,6 @@
 // Env helpers shared by every implementation, and the in-memory Env for tests.
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
@@ -44,6 +45,12 @@ Status WriteFileAtomically(Env* env, const std::string& path, std::string_view d
   }
   size_t slash = path.rfind('/');
   return env->SyncDir(slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash));
+}
+
+int64_t NowUnixMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 Status RemoveTree(Env* env, const std::string& dir) {

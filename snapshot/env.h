@@ -10,6 +10,7 @@
 #define KUZUSYNC_SNAPSHOT_ENV_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -101,7 +102,6 @@ class Env {
 class EnvWrapper : public Env {
  public:
   explicit EnvWrapper(Env* target) : target_(target) {}
-  Env* target() const { return target_; }
 
   Status NewSequentialFile(const std::string& path, std::unique_ptr<SequentialFile>* result) override {
     return target_->NewSequentialFile(path, result);
@@ -137,6 +137,9 @@ class EnvWrapper : public Env {
  private:
   Env* target_;
 };
+
+// Wall-clock time in milliseconds since the Unix epoch (what sync state records).
+int64_t NowUnixMillis();
 
 // An Env whose files live in memory only; for tests. Caller owns the result.
 std::unique_ptr<Env> NewMemEnv();

@@ -14,11 +14,6 @@
 namespace kuzusync {
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The shape of every table, without its rows: ReplicaRoot of no roots.
 std::string SchemaHash(const Schema& schema) { return ReplicaRoot(schema, {}); }
@@ -198,7 +193,7 @@ class SyncRunner {
       merged_export = merged_dir;
     }
     Progress("storing the pending checkpoint");
-    const int64_t now = NowMs();
+    const int64_t now = NowUnixMillis();
     const std::string base_path = temp_.New("new-base");
     PackOptions pack;
     pack.threads = options_.threads;
@@ -256,7 +251,7 @@ class SyncRunner {
   }
 
   void Finish(SyncRun* run) {
-    run->finished_ms = NowMs();
+    run->finished_ms = NowUnixMillis();
     if (remote_) report_->counters = remote_->counters();
     run->bytes_sent = report_->counters.bytes_sent;
     run->bytes_received = report_->counters.bytes_received;
@@ -347,7 +342,7 @@ class SyncRunner {
   Result<MergeResult> Merge() {
     MergeOptions merge = options_.merge;
     merge.threads = options_.threads;
-    const int64_t now = NowMs();
+    const int64_t now = NowUnixMillis();
     // When each side's version was first seen: here, from this state (a
     // change this run finds is first seen now); there, from the times the
     // clients that brought it reported, else now. In a full sync nothing
@@ -489,7 +484,7 @@ Result<SyncReport> Sync(Env* env, const std::string& local, const std::string& r
   report.peer = PeerName(spec);
   SyncRun run;
   run.peer = report.peer;
-  run.started_ms = NowMs();
+  run.started_ms = NowUnixMillis();
   run.mode = "incremental";
   KS_RETURN_IF_ERROR(state->BeginRun(&run));
   report.run_id = run.id;

@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <filesystem>
 
 #include "diff/diff.h"
@@ -170,9 +169,7 @@ TEST_F(SyncStateTest, ARunThatNeverFinishesStaysRunning) {
 
 TEST_F(SyncStateTest, FirstSeenKeepsTheEarliestTime) {
   auto state = Open();
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now = NowUnixMillis();
   const int64_t day = int64_t{24} * 3600 * 1000;
   EXPECT_EQ(state->FirstSeen("User", "1", "d1", 0).value(), 0);  // looking records nothing
   EXPECT_EQ(state->FirstSeen("User", "1", "d1", now).value(), now);

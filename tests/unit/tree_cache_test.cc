@@ -120,7 +120,9 @@ TEST_F(SqliteTreeCacheTest, KeepsTheMostRecentlyUsedThousandTrees) {
   ASSERT_NE(cache, nullptr);
   for (int i = 0; i < 1030; ++i) {
     cache->Store("k" + std::to_string(i), tree);
-    if (i == 1000) ASSERT_TRUE(cache->Lookup("k0").has_value());  // used again: now recent
+    if (i == 1000) {
+      ASSERT_TRUE(cache->Lookup("k0").has_value());  // used again: now recent
+    }
   }
   EXPECT_TRUE(cache->Lookup("k0").has_value());
   EXPECT_FALSE(cache->Lookup("k1").has_value());
