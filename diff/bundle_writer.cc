@@ -4,7 +4,6 @@
 
 #include <map>
 #include <set>
-#include <tuple>
 
 #include "diff/delta_builder.h"
 #include "diff/diff.h"
@@ -12,16 +11,7 @@
 namespace kuzusync {
 namespace {
 
-using PairKey = std::tuple<std::string, std::string, std::string, std::string>;
 
-PairKey PairOf(const LeafRows::Counted& row) {
-  return {row.connection.from, row.connection.to, row.from_key, row.to_key};
-}
-
-uint64_t CountIn(const LeafRows& rows, const std::string& digest) {
-  auto it = rows.by_digest.find(digest);
-  return it == rows.by_digest.end() ? 0 : it->second.count;
-}
 
 // The delta that turns B's rows of a batch of leaves into A's.
 Status AddLeafDelta(const TableSchema& table, const LeafRows& la, const LeafRows& lb, bool deletes,
@@ -43,7 +33,7 @@ Status AddLeafDelta(const TableSchema& table, const LeafRows& la, const LeafRows
   }
   if (!deletes) {
     for (const auto& [digest, row] : la.by_digest) {
-      uint64_t in_b = CountIn(lb, digest);
+      uint64_t in_b = lb.CountOf(digest);
       if (row.count > in_b) {
         KS_RETURN_IF_ERROR(delta->InsertRel(table.name, row.connection, row.csv, row.digest, row.count - in_b));
       }
@@ -51,19 +41,19 @@ Status AddLeafDelta(const TableSchema& table, const LeafRows& la, const LeafRows
     return Status::Ok();
   }
   // Whole (from, to) pairs are replaced: see WriteBundle.
-  std::set<PairKey> touched;
+  std::set<LeafRows::Counted::Pair> touched;
   for (const auto& [digest, row] : la.by_digest) {
-    if (CountIn(lb, digest) != row.count) touched.insert(PairOf(row));
+    if (lb.CountOf(digest) != row.count) touched.insert(row.pair());
   }
   for (const auto& [digest, row] : lb.by_digest) {
-    if (CountIn(la, digest) != row.count) touched.insert(PairOf(row));
+    if (la.CountOf(digest) != row.count) touched.insert(row.pair());
   }
   for (const auto& [digest, row] : lb.by_digest) {
-    if (touched.count(PairOf(row)) == 0) continue;
+    if (touched.count(row.pair()) == 0) continue;
     KS_RETURN_IF_ERROR(delta->DeleteRel(table.name, row.connection, row.csv, row.digest, row.count));
   }
   for (const auto& [digest, row] : la.by_digest) {
-    if (touched.count(PairOf(row)) == 0) continue;
+    if (touched.count(row.pair()) == 0) continue;
     KS_RETURN_IF_ERROR(delta->InsertRel(table.name, row.connection, row.csv, row.digest, row.count));
   }
   return Status::Ok();

@@ -19,6 +19,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "archive/archive.h"
@@ -111,9 +112,20 @@ struct LeafRows {
     std::string csv;         // when rows are kept
     RelConnection connection;  // FROM/TO tables of the row's file
     std::string from_key, to_key;
+    // The (from, to) pair it connects: the unit rel changes travel in.
+    using Pair = std::tuple<std::string, std::string, std::string, std::string>;
+    Pair pair() const {
+      return {connection.from, connection.to, from_key, to_key};
+    }
   };
   std::map<std::string, Keyed> by_key;       // node tables, keyed by primary key
   std::map<std::string, Counted> by_digest;  // rel tables, keyed by row digest
+
+  // Copies of the rel row with this digest; 0 when there is none.
+  uint64_t CountOf(const std::string& digest) const {
+    auto it = by_digest.find(digest);
+    return it == by_digest.end() ? 0 : it->second.count;
+  }
 };
 
 // A row's print (merkle::RowPrint of its digest) and, for rel rows, how

@@ -42,10 +42,6 @@ struct Changes {
   std::map<std::string, std::map<std::string, RelChange>> rels;    // digest -> change
 };
 
-uint64_t CountIn(const LeafRows& rows, const std::string& digest) {
-  auto it = rows.by_digest.find(digest);
-  return it == rows.by_digest.end() ? 0 : it->second.count;
-}
 
 Status CollectChanges(Replica* side, Replica* reference, int threads, Changes* out) {
   DiffOptions options;
@@ -68,7 +64,7 @@ Status CollectChanges(Replica* side, Replica* reference, int threads, Changes* o
     }
     auto& changes = out->rels[table.name];
     for (const auto& [digest, row] : s.by_digest) {
-      uint64_t in_reference = CountIn(r, digest);
+      uint64_t in_reference = r.CountOf(digest);
       if (in_reference != row.count) changes[digest] = {in_reference, row.count, row};
     }
     for (const auto& [digest, row] : r.by_digest) {
@@ -362,11 +358,6 @@ class Merger {
   std::map<std::tuple<bool, std::string, std::string, std::string>, int64_t> times_;
 };
 
-using PairKey = std::tuple<std::string, std::string, std::string, std::string>;
-
-PairKey PairOf(const LeafRows::Counted& row) {
-  return {row.connection.from, row.connection.to, row.from_key, row.to_key};
-}
 
 std::map<std::string, merkle::NodeSummary> RootsOf(const Replica& replica) {
   std::map<std::string, merkle::NodeSummary> roots;
@@ -378,13 +369,13 @@ std::map<std::string, merkle::NodeSummary> RootsOf(const Replica& replica) {
 // pair's current local rows out, its merged rows in.
 Status AddLocalRelPairs(Replica* local, const TableSchema& table,
                         const std::map<std::string, RelOutcome>& outcomes, DeltaBuilder* delta) {
-  std::set<PairKey> touched;
+  std::set<LeafRows::Counted::Pair> touched;
   std::set<uint64_t> leaves;
   TreeView* tree = local->tree(table.name);
   const int depth = tree == nullptr ? 0 : tree->depth();
   for (const auto& [digest, o] : outcomes) {
     if (o.merged == o.local) continue;
-    touched.insert(PairOf(o.row));
+    touched.insert(o.row.pair());
     leaves.insert(merkle::NodeIndex(merkle::KeyHash(o.row.from_key), depth));
   }
   if (touched.empty()) return Status::Ok();
@@ -395,7 +386,7 @@ Status AddLocalRelPairs(Replica* local, const TableSchema& table,
   }
   std::set<std::string> done;
   for (const auto& [digest, row] : current.by_digest) {
-    if (touched.count(PairOf(row)) == 0) continue;
+    if (touched.count(row.pair()) == 0) continue;
     KS_RETURN_IF_ERROR(delta->DeleteRel(table.name, row.connection, row.csv, row.digest, row.count));
     auto it = outcomes.find(digest);
     const uint64_t merged = it == outcomes.end() ? row.count : it->second.merged;
@@ -403,7 +394,7 @@ Status AddLocalRelPairs(Replica* local, const TableSchema& table,
     done.insert(digest);
   }
   for (const auto& [digest, o] : outcomes) {
-    if (done.count(digest) != 0 || o.merged == 0 || touched.count(PairOf(o.row)) == 0) continue;
+    if (done.count(digest) != 0 || o.merged == 0 || touched.count(o.row.pair()) == 0) continue;
     KS_RETURN_IF_ERROR(delta->InsertRel(table.name, o.row.connection, o.row.csv, o.row.digest, o.merged));
   }
   return Status::Ok();
