@@ -142,6 +142,80 @@ class TreeBuilder {
   std::vector<NodeSummary> leaves_;
 };
 
+// ---- Set reconciliation -------------------------------------------------
+// A rateless invertible Bloom lookup table (Yang, Gilad, Alizadeh,
+// "Practical Rateless Set Reconciliation", SIGCOMM 2024): one side sends
+// coded symbols of its set of 64-bit elements, as many as the other side
+// asks for; the other side subtracts its own and peels the difference out.
+// About 1.4 symbols per differing element are needed, whatever the sets'
+// size, and the symbols need not be sized in advance: more can be asked
+// for. kuzusync's elements are row prints (SketchElement).
+
+// 12 bytes on the wire: the XOR of the elements mapped to the symbol and
+// the XOR of their checks (which tells a symbol holding one element).
+struct CodedSymbol {
+  uint64_t sum = 0;
+  uint32_t check = 0;
+  bool empty() const { return sum == 0 && check == 0; }
+  bool operator==(const CodedSymbol&) const = default;
+};
+
+// The element of the `copy`-th copy (0, 1, ...) of a row with this print:
+// identical rel rows must be distinct elements, XOR would cancel them.
+uint64_t SketchElement(uint64_t print, uint64_t copy);
+
+// Coded symbols of one set, made incrementally.
+class SketchEncoder {
+ public:
+  void Add(uint64_t element);
+  size_t elements() const { return entries_.size(); }
+  // Appends the symbols [symbols->size(), end) of the set.
+  void Extend(uint64_t end, std::vector<CodedSymbol>* symbols);
+
+ private:
+  friend class SketchDecoder;
+  struct Entry {
+    uint64_t element;
+    uint64_t prng;
+    uint64_t next_index;  // the next symbol this element goes to
+  };
+  static Entry Start(uint64_t element);
+  // Adds the entry to every symbol below symbols->size(), from its next index on.
+  static void Advance(Entry* entry, std::vector<CodedSymbol>* symbols);
+  std::vector<Entry> entries_;
+};
+
+// Peels the difference between this side's set and the other side's out of
+// the other side's symbols, which arrive in order, in chunks.
+class SketchDecoder {
+ public:
+  explicit SketchDecoder(const std::vector<uint64_t>& local_elements);
+  // The other side's next symbols.
+  void Add(const std::vector<CodedSymbol>& remote);
+  uint64_t received() const { return difference_.size(); }
+  // True once every symbol received is explained by the elements found.
+  bool decoded() const { return received() > 0 && nonempty_ == 0; }
+  const std::vector<uint64_t>& only_local() const { return only_local_; }
+  const std::vector<uint64_t>& only_remote() const { return only_remote_; }
+  // Maximum-likelihood size of the difference, from which symbols were
+  // empty before peeling; 0 when none was (the difference is larger than
+  // the symbols received can tell).
+  double EstimateDifference() const;
+
+ private:
+  void Toggle(uint64_t index, uint64_t element);
+  void Peel(std::vector<uint64_t> candidates);
+
+  std::vector<uint64_t> local_sorted_;
+  SketchEncoder local_;
+  std::vector<CodedSymbol> local_symbols_;
+  std::vector<CodedSymbol> difference_;
+  std::vector<bool> was_empty_;  // before peeling, for the estimate
+  uint64_t nonempty_ = 0;
+  std::vector<SketchEncoder::Entry> found_;  // peeled elements, to subtract from later symbols
+  std::vector<uint64_t> only_local_, only_remote_;
+};
+
 std::string ToHex(const uint8_t* data, size_t size);
 
 // Hex SHA-256 of a node summary (count and sum lanes): the root hash of a

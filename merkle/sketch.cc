@@ -1,0 +1,169 @@
+// Rateless IBLT: the element-to-symbol mapping, the encoder and the peeling
+// decoder (see merkle.h for the paper).
+
+#include <algorithm>
+#include <cmath>
+
+#include "merkle/merkle.h"
+
+namespace kuzusync::merkle {
+namespace {
+
+// splitmix64's finalizer.
+uint64_t Mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+uint32_t CheckOf(uint64_t element) {
+  return static_cast<uint32_t>(Mix(element ^ 0x5bd1e9955bd1e995ULL) >> 32);
+}
+
+constexpr uint64_t kNever = ~uint64_t{0};
+
+// The next symbol after `last` that an element goes to: symbol i is chosen
+// with probability 1/(1 + i/2), so early symbols hold many elements (and
+// tell small differences) and later ones few (and peel large ones). This is
+// the paper's reference mapping; the division by sqrt of a uniform 64-bit
+// number samples the gap's inverse distribution.
+uint64_t NextIndex(uint64_t last, uint64_t* prng) {
+  *prng *= 0xda942042e4dd58b5ULL;
+  const double gap = std::ceil((static_cast<double>(last) + 1.5) *
+                               (4294967296.0 / std::sqrt(static_cast<double>(*prng) + 1) - 1));
+  if (!(gap < 1e18)) return kNever;  // past any symbol anyone will ask for
+  const uint64_t step = gap < 1 ? 1 : static_cast<uint64_t>(gap);
+  return last + step < last ? kNever : last + step;
+}
+
+}  // namespace
+
+uint64_t SketchElement(uint64_t print, uint64_t copy) {
+  return copy == 0 ? print : Mix(print + copy * 0x9e3779b97f4a7c15ULL);
+}
+
+SketchEncoder::Entry SketchEncoder::Start(uint64_t element) {
+  return {element, Mix(element) | 1, 0};
+}
+
+void SketchEncoder::Add(uint64_t element) { entries_.push_back(Start(element)); }
+
+void SketchEncoder::Advance(Entry* entry, std::vector<CodedSymbol>* symbols) {
+  const uint64_t end = symbols->size();
+  const uint32_t check = CheckOf(entry->element);
+  while (entry->next_index < end) {
+    CodedSymbol& s = (*symbols)[entry->next_index];
+    s.sum ^= entry->element;
+    s.check ^= check;
+    entry->next_index = NextIndex(entry->next_index, &entry->prng);
+  }
+}
+
+void SketchEncoder::Extend(uint64_t end, std::vector<CodedSymbol>* symbols) {
+  if (end <= symbols->size()) return;
+  symbols->resize(end);
+  for (Entry& e : entries_) Advance(&e, symbols);
+}
+
+SketchDecoder::SketchDecoder(const std::vector<uint64_t>& local_elements)
+    : local_sorted_(local_elements) {
+  std::sort(local_sorted_.begin(), local_sorted_.end());
+  for (uint64_t e : local_elements) local_.Add(e);
+}
+
+void SketchDecoder::Toggle(uint64_t index, uint64_t element) {
+  CodedSymbol& s = difference_[index];
+  const bool was = s.empty();
+  s.sum ^= element;
+  s.check ^= CheckOf(element);
+  if (was && !s.empty()) ++nonempty_;
+  if (!was && s.empty()) --nonempty_;
+}
+
+void SketchDecoder::Add(const std::vector<CodedSymbol>& remote) {
+  const uint64_t begin = difference_.size();
+  const uint64_t end = begin + remote.size();
+  local_.Extend(end, &local_symbols_);
+  difference_.resize(end);
+  std::vector<uint64_t> candidates;
+  for (uint64_t i = begin; i < end; ++i) {
+    CodedSymbol& s = difference_[i];
+    s.sum = remote[i - begin].sum ^ local_symbols_[i].sum;
+    s.check = remote[i - begin].check ^ local_symbols_[i].check;
+    was_empty_.push_back(s.empty());
+    if (!s.empty()) ++nonempty_;
+  }
+  // Elements found earlier are in the new symbols too.
+  for (SketchEncoder::Entry& e : found_) {
+    while (e.next_index < end) {
+      Toggle(e.next_index, e.element);
+      e.next_index = NextIndex(e.next_index, &e.prng);
+    }
+  }
+  for (uint64_t i = begin; i < end; ++i) candidates.push_back(i);
+  Peel(std::move(candidates));
+}
+
+void SketchDecoder::Peel(std::vector<uint64_t> candidates) {
+  const uint64_t end = difference_.size();
+  std::vector<uint64_t> indexes;
+  while (!candidates.empty()) {
+    const uint64_t i = candidates.back();
+    candidates.pop_back();
+    const CodedSymbol s = difference_[i];
+    if (s.sum == 0 || CheckOf(s.sum) != s.check) continue;
+    // A symbol that looks pure but whose element does not map to it is a
+    // coincidence of checks, not an element.
+    SketchEncoder::Entry e = SketchEncoder::Start(s.sum);
+    indexes.clear();
+    bool maps_here = false;
+    while (e.next_index < end) {
+      indexes.push_back(e.next_index);
+      maps_here = maps_here || e.next_index == i;
+      e.next_index = NextIndex(e.next_index, &e.prng);
+    }
+    if (!maps_here) continue;
+    for (uint64_t k : indexes) {
+      Toggle(k, s.sum);
+      if (!difference_[k].empty()) candidates.push_back(k);
+    }
+    found_.push_back(e);
+    if (std::binary_search(local_sorted_.begin(), local_sorted_.end(), s.sum)) {
+      only_local_.push_back(s.sum);
+    } else {
+      only_remote_.push_back(s.sum);
+    }
+  }
+}
+
+double SketchDecoder::EstimateDifference() const {
+  // Symbol i is empty with probability (1 - p_i)^d, p_i = 1 / (1 + i/2).
+  // The log-likelihood's derivative in d is decreasing; find its zero.
+  bool any_empty = false;
+  for (bool e : was_empty_) any_empty = any_empty || e;
+  if (!any_empty) return 0;
+  auto slope = [&](double d) {
+    double sum = 0;
+    for (size_t i = 1; i < was_empty_.size(); ++i) {  // symbol 0 holds every element
+      const double q = std::log1p(-1.0 / (1.0 + i / 2.0));  // log(1 - p_i)
+      if (was_empty_[i]) {
+        sum += q;
+      } else {
+        const double qd = std::exp(q * d);
+        sum += -q * qd / -std::expm1(q * d);
+      }
+    }
+    return sum;
+  };
+  double lo = 0.5, hi = 1e12;
+  if (slope(lo) <= 0) return lo;
+  for (int step = 0; step < 80; ++step) {
+    const double mid = std::sqrt(lo * hi);
+    (slope(mid) > 0 ? lo : hi) = mid;
+  }
+  return lo;
+}
+
+}  // namespace kuzusync::merkle
