@@ -2,8 +2,10 @@
 // (unchanged files hard-linked, changed ones rewritten), checks its root,
 // then swaps it in with one atomic exchange.
 
+#include <cstdlib>
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include "diff/delta_files.h"
 #include "diff/diff.h"
@@ -51,6 +53,31 @@ Status ReadOwnedRows(Env* env, const std::string& dir, const std::string& member
     rows->push_back({std::vector<std::string>(row.fields->begin(), row.fields->end()), *row.is_null});
     return Status::Ok();
   });
+}
+
+// Reads a `.drops` member: one element per line, 16 hex digits.
+Status ReadDrops(Env* env, const std::string& dir, const std::string& member,
+                 std::unordered_set<uint64_t>* out) {
+  std::string text;
+  FileType type;
+  uint64_t size = 0;
+  if (!env->Stat(JoinPath(dir, member), &type, &size).ok()) return Status::Ok();  // none
+  KS_RETURN_IF_ERROR(ReadFileToString(env, JoinPath(dir, member), &text));
+  uint64_t line = 0;
+  for (size_t at = 0; at < text.size();) {
+    ++line;
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    const std::string field = text.substr(at, end - at);
+    char* rest = nullptr;
+    const unsigned long long element = strtoull(field.c_str(), &rest, 16);
+    if (field.size() != 16 || rest != field.c_str() + 16) {
+      return Status::Corrupt("expected 16 hex digits", member, line);
+    }
+    out->insert(element);
+    at = end + 1;
+  }
+  return Status::Ok();
 }
 
 void AppendOwnedRow(std::string* out, const OwnedRow& row, const CsvOptions& csv) {
@@ -206,8 +233,14 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
         drop.emplace((*row.fields)[0]);
         return Status::Ok();
       }));
-      if (upserts.empty() && drop.empty()) continue;
+      std::unordered_set<uint64_t> drops;
+      KS_RETURN_IF_ERROR(ReadDrops(env, delta_dir, delta::Drops(table.name), &drops));
+      if (upserts.empty() && drop.empty() && drops.empty()) continue;
+      if (as_cypher && !drops.empty()) return Status::Refused("a bundle with drops cannot be applied as Cypher");
       touched->insert(table.name);
+      merkle::RowHasher hasher;
+      RowElements elements(table.kind);
+      std::string encoded;
       for (const OwnedRow& row : upserts) drop.insert(row.fields[table.primary_key]);
       DataFile created;
       if (files.empty()) {
@@ -220,8 +253,12 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
         FileRewriter rewriter(env, b, *files[i], staging);
         KS_RETURN_IF_ERROR(rewriter.Open());
         if (files[i] != &created) {
+          RowEncoder encoder(table, *files[i]);
           KS_RETURN_IF_ERROR(rewriter.CopyRows(table, [&](const RowView& row) {
-            return drop.count(std::string((*row.fields)[table.primary_key])) != 0;
+            if (drop.count(std::string((*row.fields)[table.primary_key])) != 0) return true;
+            if (drops.empty()) return false;
+            encoder.Encode(row, &encoded);
+            return drops.count(elements.Next(merkle::KeyHash(encoder.Key(row)), hasher.Digest(encoded))) != 0;
           }));
         }
         if (i == 0) KS_RETURN_IF_ERROR(rewriter.Add(upserts));
@@ -231,17 +268,23 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
       }
       continue;
     }
+    std::unordered_set<uint64_t> drops;
+    KS_RETURN_IF_ERROR(ReadDrops(env, delta_dir, delta::Drops(table.name), &drops));
+    if (as_cypher && !drops.empty()) return Status::Refused("a bundle with drops cannot be applied as Cypher");
+    RowElements elements(table.kind);  // numbered across all of the table's files
     for (const RelConnection& connection : table.connections) {
       DataFile pair_file;
       pair_file.table = table.name;
       pair_file.connection = connection;
       RowEncoder encoder(table, pair_file);
       merkle::RowHasher hasher;
+      RowElements elements(table.kind);
       std::string encoded;
+      merkle::RowDigest digest;
       auto digest_of = [&](const RowView& row) {
         encoder.Encode(row, &encoded);
-        merkle::RowDigest d = hasher.Digest(encoded);
-        return std::string(d.begin(), d.end());
+        digest = hasher.Digest(encoded);
+        return std::string(digest.begin(), digest.end());
       };
       std::vector<OwnedRow> inserts;
       std::map<std::string, uint64_t> drop;
@@ -260,7 +303,7 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
       const std::set<std::string>* gone_from = as_cypher ? &deleted_nodes[connection.from] : nullptr;
       const std::set<std::string>* gone_to = as_cypher ? &deleted_nodes[connection.to] : nullptr;
       const bool detaches = as_cypher && (!gone_from->empty() || !gone_to->empty());
-      if (inserts.empty() && drop.empty() && !detaches) continue;
+      if (inserts.empty() && drop.empty() && drops.empty() && !detaches) continue;
       touched->insert(table.name);
       std::vector<const DataFile*> pair_files;
       for (const DataFile* f : files) {
@@ -284,8 +327,10 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
               return replaced_pairs.count({from, to}) != 0 || gone_from->count(from) != 0 ||
                      gone_to->count(to) != 0;
             }
-            if (drop.empty()) return false;
-            auto it = drop.find(digest_of(row));
+            if (drop.empty() && drops.empty()) return false;
+            const std::string row_digest = digest_of(row);
+            if (!drops.empty() && drops.count(elements.Next(0, digest)) != 0) return true;
+            auto it = drop.find(row_digest);
             if (it == drop.end()) return false;
             if (--it->second == 0) drop.erase(it);
             return true;

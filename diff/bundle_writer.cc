@@ -1,7 +1,12 @@
 // WriteBundle: a comparison whose differing leaves are turned into delta
 // files, packed with a manifest whose result root is computed from B's
 // roots plus the delta (sums are additive), then checked against A.
+// WriteBundleBySketch: the rows two replicas disagree on, found by rateless
+// set reconciliation of their row elements instead.
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -68,20 +73,31 @@ Result<Manifest> WriteBundle(Env* env, const std::string& dir_a, const std::stri
   return WriteBundle(env, a.get(), b.get(), out_path, options);
 }
 
-Result<Manifest> WriteBundle(Env* env, Replica* a, Replica* b, const std::string& out_path,
-                             const BundleOptions& options, DiffReport* diff_report) {
-  for (const TableSchema& ta : a->schema().tables) {
-    const TableSchema* tb = b->schema().Find(ta.name);
+namespace {
+
+// Bundles carry rows, not schema changes: every table of A must be in B
+// with the same columns.
+Status CheckSameTables(const Replica& a, const Replica& b) {
+  for (const TableSchema& ta : a.schema().tables) {
+    const TableSchema* tb = b.schema().Find(ta.name);
     if (tb == nullptr) {
-      return Status::Refused("table " + ta.name + " exists only in " + a->label() +
+      return Status::Refused("table " + ta.name + " exists only in " + a.label() +
                              ": bundles do not carry schema changes yet; create it in " +
-                             b->label() + " first");
+                             b.label() + " first");
     }
     if (!ta.SameShape(*tb)) {
-      return Status::Refused("table " + ta.name + " has different columns in " + a->label() +
-                             " and " + b->label() + ": bundles do not carry schema changes yet");
+      return Status::Refused("table " + ta.name + " has different columns in " + a.label() +
+                             " and " + b.label() + ": bundles do not carry schema changes yet");
     }
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Manifest> WriteBundle(Env* env, Replica* a, Replica* b, const std::string& out_path,
+                             const BundleOptions& options, DiffReport* diff_report) {
+  KS_RETURN_IF_ERROR(CheckSameTables(*a, *b));
 
   DeltaBuilder delta(env, out_path + ".kuzusync-staging");
   KS_RETURN_IF_ERROR(delta.Open());
@@ -108,6 +124,145 @@ Result<Manifest> WriteBundle(Env* env, Replica* a, Replica* b, const std::string
                            " into " + a->label());
   }
   if (diff_report != nullptr) *diff_report = std::move(report);
+  return manifest;
+}
+
+namespace {
+
+constexpr uint64_t kFirstSymbols = 64;  // 768 bytes: enough for a few dozen differences
+
+// How many symbols to have after a chunk that did not decode: about 1.4
+// per differing element once the difference can be estimated, four times
+// as many while it cannot.
+uint64_t NextEnd(const merkle::SketchDecoder& decoder) {
+  const uint64_t have = decoder.received();
+  const double estimate = std::max(
+      decoder.EstimateDifference(),
+      static_cast<double>(decoder.only_local().size() + decoder.only_remote().size()));
+  if (decoder.EstimateDifference() == 0) return have * 3;
+  const uint64_t wanted = static_cast<uint64_t>(std::ceil(1.35 * estimate)) + 8;
+  return std::clamp(wanted, have + have / 16 + 8, have * 3);
+}
+
+struct Reconciliation {
+  const TableSchema* table = nullptr;
+  std::unique_ptr<merkle::SketchDecoder> decoder;
+  uint64_t limit = 0;  // give up past this many symbols
+};
+
+}  // namespace
+
+Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPeer* b_peer,
+                                     const std::string& out_path, const BundleOptions& options,
+                                     DiffReport* report) {
+  const auto start = std::chrono::steady_clock::now();
+  if (!options.deletes) return Status::InvalidArgument("a sketch bundle always deletes");
+  KS_RETURN_IF_ERROR(CheckSameTables(*a, *b));
+  DiffReport diff;
+  std::vector<Reconciliation> pending;
+  for (const TableSchema& table : a->schema().tables) {
+    const Replica::Table* ta = a->FindTable(table.name);
+    const Replica::Table* tb = b->FindTable(table.name);
+    if (ta == nullptr || tb == nullptr) return Status::InvalidArgument("table " + table.name + " was not hashed");
+    TableDiff t;
+    t.table = table.name;
+    t.kind = table.kind;
+    t.root_a = ta->root;
+    t.root_b = tb->root;
+    t.rows_a = ta->root.count;
+    t.rows_b = tb->root.count;
+    diff.tables.push_back(t);
+    if (ta->root == tb->root) continue;
+    std::vector<uint64_t> elements;
+    KS_RETURN_IF_ERROR(a->rows()->CollectElements(table, &elements));
+    Reconciliation r;
+    r.table = &table;
+    r.decoder = std::make_unique<merkle::SketchDecoder>(elements);
+    // Twice the elements of both sides always decodes; far more never will.
+    r.limit = 2 * (ta->root.count + tb->root.count) + 4 * kFirstSymbols;
+    pending.push_back(std::move(r));
+  }
+
+  // One round trip per step, for every table still undecoded.
+  std::vector<Reconciliation*> open;
+  for (Reconciliation& r : pending) open.push_back(&r);
+  while (!open.empty()) {
+    std::vector<SketchPeer::Request> requests;
+    for (Reconciliation* r : open) {
+      const uint64_t have = r->decoder->received();
+      const uint64_t end = have == 0 ? kFirstSymbols : std::min(NextEnd(*r->decoder), r->limit);
+      if (end <= have) {
+        return Status::Corrupt("set reconciliation of table " + r->table->name + " with " + b->label() +
+                               " did not converge after " + std::to_string(have) + " symbols");
+      }
+      requests.push_back({r->table->name, have, end});
+    }
+    std::vector<std::vector<merkle::CodedSymbol>> symbols;
+    KS_RETURN_IF_ERROR(b_peer->Symbols(requests, &symbols));
+    if (symbols.size() != requests.size()) return Status::Corrupt("peer answered the wrong number of sketches");
+    std::vector<Reconciliation*> still_open;
+    for (size_t i = 0; i < open.size(); ++i) {
+      if (symbols[i].size() != requests[i].end - requests[i].begin) {
+        return Status::Corrupt("peer answered the wrong number of symbols for " + requests[i].table);
+      }
+      diff.stats.comparisons += symbols[i].size();
+      open[i]->decoder->Add(symbols[i]);
+      if (!open[i]->decoder->decoded()) still_open.push_back(open[i]);
+    }
+    open = std::move(still_open);
+  }
+
+  DeltaBuilder delta(env, out_path + ".kuzusync-staging");
+  KS_RETURN_IF_ERROR(delta.Open());
+  std::map<std::string, merkle::NodeSummary> roots_b;
+  for (const Replica::Table& t : b->tables()) roots_b[t.name] = t.root;
+  for (Reconciliation& r : pending) {
+    const TableSchema& table = *r.table;
+    TableDiff* t = nullptr;
+    for (TableDiff& candidate : diff.tables) {
+      if (candidate.table == table.name) t = &candidate;
+    }
+    LeafRows rows;
+    KS_RETURN_IF_ERROR(a->rows()->CollectRowsByElement(table, r.decoder->only_local(), true, &rows));
+    uint64_t found = rows.by_key.size();
+    for (const auto& [digest, row] : rows.by_digest) found += row.count;
+    if (found != r.decoder->only_local().size()) {
+      return Status::Corrupt("set reconciliation of table " + table.name + " named rows " + a->label() +
+                             " does not have");
+    }
+    for (const auto& [key, row] : rows.by_key) {
+      KS_RETURN_IF_ERROR(delta.UpsertNode(table.name, row.csv, row.digest, nullptr));
+    }
+    for (const auto& [digest, row] : rows.by_digest) {
+      KS_RETURN_IF_ERROR(delta.InsertRel(table.name, row.connection, row.csv, row.digest, row.count));
+    }
+    // B's old version of a node row A sends is replaced by key anyway.
+    std::set<uint64_t> sent_keys;
+    if (table.kind == TableKind::kNode) {
+      for (uint64_t e : r.decoder->only_local()) sent_keys.insert(e & merkle::kNodeSketchKeyBits);
+    }
+    std::vector<uint64_t> drops;
+    uint64_t replaced = 0;
+    for (uint64_t e : r.decoder->only_remote()) {
+      if (sent_keys.count(e & merkle::kNodeSketchKeyBits) != 0) {
+        ++replaced;
+      } else {
+        drops.push_back(e);
+      }
+    }
+    std::sort(drops.begin(), drops.end());
+    // With deletes the table ends up as A's: its root is A's root.
+    KS_RETURN_IF_ERROR(delta.DropRows(table.name, drops, t->root_a));
+    t->only_in_a = r.decoder->only_local().size() - replaced;
+    t->only_in_b = drops.size();
+    t->changed = replaced;
+    if (t->differs()) diff.identical = false;
+  }
+  KS_ASSIGN_OR_RETURN(Manifest manifest, delta.Finish(b->schema(), roots_b, a->schema(), out_path,
+                                                      options.pack, true));
+  diff.stats.elapsed_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  if (report != nullptr) *report = std::move(diff);
   return manifest;
 }
 

@@ -197,7 +197,8 @@ Status WriteCypher(Env* env, const std::string& bundle_path, const std::string& 
   // The bundle's members are read from a directory of their own, beside.
   KS_ASSIGN_OR_RETURN(auto delta, NewDirectory::Begin(env, out->building() + ".bundle",
                                                       "remove it (left by an earlier run)"));
-  KS_RETURN_IF_ERROR(ReadArchiveOfKind(env, bundle_path, delta->building(), "bundle").status());
+  KS_ASSIGN_OR_RETURN(Manifest manifest, ReadArchiveOfKind(env, bundle_path, delta->building(), "bundle"));
+  KS_RETURN_IF_ERROR(delta::RefuseDrops(manifest, bundle_path));
   std::string schema_text;
   KS_RETURN_IF_ERROR(ReadFileToString(env, JoinPath(delta->building(), delta::kSchemaMember), &schema_text));
   KS_ASSIGN_OR_RETURN(Schema schema, ParseSchema(schema_text, bundle_path + ":" + delta::kSchemaMember));

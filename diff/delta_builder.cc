@@ -2,6 +2,8 @@
 
 #include "diff/delta_builder.h"
 
+#include <cstdio>
+
 #include "diff/delta_files.h"
 
 namespace kuzusync {
@@ -94,6 +96,22 @@ Status DeltaBuilder::DeleteRel(const std::string& table, const RelConnection& co
   return Append(delta::RelDeletes(table, connection), rows);
 }
 
+Status DeltaBuilder::DropRows(const std::string& table, const std::vector<uint64_t>& elements,
+                              const merkle::NodeSummary& result_root) {
+  TableDelta& t = tables_[table];
+  t.result = result_root;
+  t.deletes += elements.size();
+  changes_ += elements.size();
+  std::string lines;
+  char hex[17];
+  for (uint64_t e : elements) {
+    snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(e));
+    lines.append(hex, 16);
+    lines += '\n';
+  }
+  return Append(delta::Drops(table), lines);
+}
+
 Result<Manifest> DeltaBuilder::Finish(const Schema& schema,
                                       const std::map<std::string, merkle::NodeSummary>& roots,
                                       const Schema& source_schema, const std::string& out_path,
@@ -123,6 +141,7 @@ Result<Manifest> DeltaBuilder::Finish(const Schema& schema,
     auto d = tables_.find(table.name);
     if (d != tables_.end()) {
       summary.Add(d->second.delta);
+      if (d->second.result) summary = *d->second.result;
       entry.upserts = d->second.upserts;
       entry.deletes = d->second.deletes;
     }
@@ -133,7 +152,17 @@ Result<Manifest> DeltaBuilder::Finish(const Schema& schema,
   }
   manifest.base_root = ReplicaRoot(schema, roots);
   manifest.result_root = ReplicaRoot(schema, result);
-  KS_RETURN_IF_ERROR(WriteArchive(env_, out_path, &manifest, sources, pack));
+  PackOptions packing = pack;
+  if (packing.level == PackOptions::kSmallHigh) {
+    uint64_t total = 0;
+    for (const ArchiveSource& source : sources) {
+      FileType type;
+      uint64_t size = 0;
+      if (env_->Stat(source.path, &type, &size).ok()) total += size;
+    }
+    packing.level = total < (16u << 20) ? 19 : 3;
+  }
+  KS_RETURN_IF_ERROR(WriteArchive(env_, out_path, &manifest, sources, packing));
   KS_RETURN_IF_ERROR(RemoveTree(env_, staging_));
   open_ = false;
   if (result_roots != nullptr) *result_roots = std::move(result);

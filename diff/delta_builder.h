@@ -7,6 +7,7 @@
 #define KUZUSYNC_DIFF_DELTA_BUILDER_H_
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "diff/diff.h"
@@ -34,6 +35,12 @@ class DeltaBuilder {
   Status DeleteRel(const std::string& table, const RelConnection& connection, const std::string& csv,
                    const merkle::RowDigest& digest, uint64_t copies = 1);
 
+  // Removes the destination's rows with these elements (merkle::SketchElement);
+  // the table's result root is then `result_root`, which the caller knows
+  // (the rows removed are not at hand to subtract).
+  Status DropRows(const std::string& table, const std::vector<uint64_t>& elements,
+                  const merkle::NodeSummary& result_root);
+
   uint64_t changes() const { return changes_; }
 
   // Packs the bundle that turns a replica with `schema` and table roots
@@ -49,6 +56,7 @@ class DeltaBuilder {
   struct TableDelta {
     merkle::NodeSummary delta;  // added minus removed (sums wrap around)
     uint64_t upserts = 0, deletes = 0;
+    std::optional<merkle::NodeSummary> result;  // set by DropRows
   };
   Status Append(const std::string& member, const std::string& data);
   Status Flush();

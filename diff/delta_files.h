@@ -41,6 +41,21 @@ inline std::string NodeDeletes(const std::string& table) { return Part(table) + 
 inline std::string RelInserts(const std::string& table, const RelConnection& c) {
   return Part(table) + "." + Part(c.from) + "." + Part(c.to) + ".inserts.csv";
 }
+// Elements (16 hex digits per line) of the target's rows to remove.
+inline std::string Drops(const std::string& table) { return Part(table) + ".drops"; }
+// Drops name rows by a hash of their content, which a live database cannot
+// match: such bundles (made by a push over the network) apply only to an
+// export directory.
+inline Status RefuseDrops(const Manifest& manifest, const std::string& bundle_path) {
+  for (const Manifest::Member& m : manifest.members) {
+    if (m.name.size() > 6 && m.name.compare(m.name.size() - 6, 6, ".drops") == 0) {
+      return Status::Refused(bundle_path + " names the rows it removes by their hash (a push bundle); "
+                             "apply it to an export directory, not as Cypher");
+    }
+  }
+  return Status::Ok();
+}
+
 inline std::string RelDeletes(const std::string& table, const RelConnection& c) {
   return Part(table) + "." + Part(c.from) + "." + Part(c.to) + ".deletes.csv";
 }

@@ -156,6 +156,18 @@ class RowSource {
   // True when rows are expensive to move (a remote replica): the comparison
   // then asks for prints first and whole rows only where prints differ.
   virtual bool remote() const { return false; }
+
+  // Set reconciliation: the element (merkle::SketchElement of its print and
+  // copy number) of every row of `table`.
+  virtual Status CollectElements(const TableSchema& table, std::vector<uint64_t>* out) {
+    return Status::Unsupported("this replica cannot list row elements");
+  }
+  // The rows of `table` whose element is in `elements` (rel rows: count is
+  // the number of copies whose element is), whole with keep_rows.
+  virtual Status CollectRowsByElement(const TableSchema& table, const std::vector<uint64_t>& elements,
+                                     bool keep_rows, LeafRows* out) {
+    return Status::Unsupported("this replica cannot find rows by element");
+  }
 };
 
 // RowSource over a local export directory: rescans the table's files.
@@ -168,6 +180,9 @@ class ExportRowSource final : public RowSource {
                      LeafRows* out) override;
   Status CollectPrints(const TableSchema& table, int level, const std::vector<uint64_t>& indexes,
                        std::vector<RowPrintCount>* out) override;
+  Status CollectElements(const TableSchema& table, std::vector<uint64_t>* out) override;
+  Status CollectRowsByElement(const TableSchema& table, const std::vector<uint64_t>& elements,
+                             bool keep_rows, LeafRows* out) override;
 
  private:
   Env* env_;
@@ -331,6 +346,30 @@ Result<Manifest> WriteBundle(Env* env, Replica* a, Replica* b, const std::string
                              const BundleOptions& options, DiffReport* report = nullptr);
 Result<Manifest> WriteBundle(Env* env, const std::string& dir_a, const std::string& dir_b,
                              const std::string& out_path, const BundleOptions& options);
+
+// The other side of a set reconciliation: coded symbols of its tables' rows
+// (merkle::SketchEncoder over CollectElements), as many as asked for.
+class SketchPeer {
+ public:
+  struct Request {
+    std::string table;
+    uint64_t begin = 0, end = 0;  // symbols [begin, end)
+  };
+  virtual ~SketchPeer() = default;
+  virtual Status Symbols(const std::vector<Request>& requests,
+                         std::vector<std::vector<merkle::CodedSymbol>>* out) = 0;
+};
+
+// WriteBundle (with deletes) for when B is across a network: the rows that
+// differ are found by set reconciliation with `b_peer` instead of a tree
+// descent, so the cost grows with the number of differing rows, not with
+// how they are spread. B's rows that A lacks are named by element in the
+// bundle (`<T>.drops`): only an export directory can apply such a bundle.
+// A must be local. Fills *report's tables (only_in_b counts rows removed or
+// replaced) and stats.comparisons (symbols received).
+Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPeer* b_peer,
+                                     const std::string& out_path, const BundleOptions& options,
+                                     DiffReport* report = nullptr);
 
 struct ApplyOptions {
   bool force = false;  // apply even if the target's root is not the bundle's base

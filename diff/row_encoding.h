@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "merkle/merkle.h"
 #include "snapshot/snapshot.h"
@@ -52,6 +53,23 @@ class RowEncoder {
  private:
   const TableSchema& table_;
   const DataFile& file_;
+};
+
+// The set-reconciliation element of each row of one table, in scan order:
+// identical rel rows are numbered so that each copy is its own element.
+// Every side must scan a table's files in the same way (ExportDir order).
+class RowElements {
+ public:
+  explicit RowElements(TableKind kind) : kind_(kind) {}
+  uint64_t Next(uint64_t key_hash, const merkle::RowDigest& digest) {
+    const uint64_t print = merkle::RowPrint(digest);
+    if (kind_ == TableKind::kNode) return merkle::NodeSketchElement(key_hash, print);  // one row per key
+    return merkle::SketchElement(print, copies_[print]++);
+  }
+
+ private:
+  TableKind kind_;
+  std::unordered_map<uint64_t, uint64_t> copies_;
 };
 
 }  // namespace kuzusync

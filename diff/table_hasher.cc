@@ -417,10 +417,69 @@ Status ExportRowSource::CollectPrints(const TableSchema& table, int level,
   return Status::Ok();
 }
 
+namespace {
+
+// Adds one scanned row to *out (whole with keep_rows).
+void AddRow(const TableSchema& table, const RowEncoder& encoder, const RowView& row,
+            std::string_view key, const merkle::RowDigest& digest, bool keep_rows, LeafRows* out) {
+  std::string csv;
+  if (keep_rows) AppendCsvRow(&csv, row, CsvOptions{});
+  if (table.kind == TableKind::kNode) {
+    out->by_key[std::string(key)] = {digest, encoder.Display(row), std::move(csv)};
+    return;
+  }
+  auto& counted = out->by_digest[std::string(digest.begin(), digest.end())];
+  if (counted.count++ == 0) {
+    counted.display = encoder.Display(row);
+    counted.digest = digest;
+    counted.csv = std::move(csv);
+    counted.connection = encoder.connection();
+    counted.from_key = std::string((*row.fields)[0]);
+    counted.to_key = std::string((*row.fields)[1]);
+  }
+}
+
+// Streams every row of `table` with its digest and sketch element.
+template <typename Fn>
+Status ForEachElement(Env* env, const ExportDir& export_dir, const TableSchema& table, Fn&& fn) {
+  merkle::RowHasher hasher;
+  RowElements elements(table.kind);
+  std::string encoded;
+  return ForEachKeyedRow(env, export_dir, table,
+                         [&](const RowEncoder& encoder, const RowView& row, std::string_view key,
+                             uint64_t key_hash, const std::string&) {
+    encoder.Encode(row, &encoded);
+    const merkle::RowDigest digest = hasher.Digest(encoded);
+    return fn(encoder, row, key, digest, elements.Next(key_hash, digest));
+  });
+}
+
+}  // namespace
+
+Status ExportRowSource::CollectElements(const TableSchema& table, std::vector<uint64_t>* out) {
+  return ForEachElement(env_, *export_, table,
+                        [&](const RowEncoder&, const RowView&, std::string_view,
+                            const merkle::RowDigest&, uint64_t element) {
+    out->push_back(element);
+    return Status::Ok();
+  });
+}
+
+Status ExportRowSource::CollectRowsByElement(const TableSchema& table,
+                                             const std::vector<uint64_t>& elements, bool keep_rows,
+                                             LeafRows* out) {
+  const std::unordered_set<uint64_t> wanted(elements.begin(), elements.end());
+  return ForEachElement(env_, *export_, table,
+                        [&](const RowEncoder& encoder, const RowView& row, std::string_view key,
+                            const merkle::RowDigest& digest, uint64_t element) {
+    if (wanted.count(element) != 0) AddRow(table, encoder, row, key, digest, keep_rows, out);
+    return Status::Ok();
+  });
+}
+
 Status ExportRowSource::CollectRows(const TableSchema& table, int level,
                                     const std::vector<uint64_t>& indexes, bool keep_rows,
                                     const std::vector<uint64_t>* only_prints, LeafRows* out) {
-  const CsvOptions default_dialect;
   std::unordered_set<uint64_t> prints;
   if (only_prints != nullptr) prints.insert(only_prints->begin(), only_prints->end());
   std::vector<bool> wanted(size_t{1} << (merkle::kFanoutBits * level));
@@ -434,21 +493,7 @@ Status ExportRowSource::CollectRows(const TableSchema& table, int level,
     encoder.Encode(row, &encoded);
     merkle::RowDigest digest = hasher.Digest(encoded);
     if (only_prints != nullptr && prints.count(merkle::RowPrint(digest)) == 0) return Status::Ok();
-    std::string csv;
-    if (keep_rows) AppendCsvRow(&csv, row, default_dialect);
-    if (table.kind == TableKind::kNode) {
-      out->by_key[std::string(key)] = {digest, encoder.Display(row), std::move(csv)};
-    } else {
-      auto& counted = out->by_digest[std::string(digest.begin(), digest.end())];
-      if (counted.count++ == 0) {
-        counted.display = encoder.Display(row);
-        counted.digest = digest;
-        counted.csv = std::move(csv);
-        counted.connection = encoder.connection();
-        counted.from_key = std::string((*row.fields)[0]);
-        counted.to_key = std::string((*row.fields)[1]);
-      }
-    }
+    AddRow(table, encoder, row, key, digest, keep_rows, out);
     return Status::Ok();
   });
 }

@@ -164,6 +164,14 @@ struct CodedSymbol {
 // identical rel rows must be distinct elements, XOR would cancel them.
 uint64_t SketchElement(uint64_t print, uint64_t copy);
 
+// The element of a node row: the top 40 bits of its key's hash and 24 bits
+// of its print. A changed row's old and new elements then share their top
+// bits, so the side that sends the new row need not name the old one.
+inline uint64_t NodeSketchElement(uint64_t key_hash, uint64_t print) {
+  return (key_hash & ~uint64_t{0xffffff}) | (print & 0xffffff);
+}
+constexpr uint64_t kNodeSketchKeyBits = ~uint64_t{0xffffff};
+
 // Coded symbols of one set, made incrementally.
 class SketchEncoder {
  public:

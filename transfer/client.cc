@@ -79,7 +79,7 @@ Status DecodeState(Decoder* d, RemoteReplica::State* state) {
 class RemoteTreeView;
 class RemoteRowSource;
 
-class Remote final : public RemoteReplica {
+class Remote final : public RemoteReplica, public SketchPeer {
  public:
   Remote(std::string label, std::unique_ptr<ByteStream> stream, std::thread server)
       : label_(std::move(label)), stream_(std::move(stream)), channel_(stream_.get()),
@@ -97,7 +97,41 @@ class Remote final : public RemoteReplica {
     KS_RETURN_IF_ERROR(channel_.Send(Msg::kHello, e.str()));
     std::string payload;
     ++round_trips_;
-    return channel_.Expect(Msg::kHelloOk, &payload);
+    KS_RETURN_IF_ERROR(channel_.Expect(Msg::kHelloOk, &payload));
+    Decoder d(payload);
+    uint64_t version = 0;
+    KS_RETURN_IF_ERROR(d.Varint(&version));
+    return d.Bytes(&server_capabilities_, 4096);
+  }
+
+  // Over a real connection only: in-process, a tree descent costs no bytes.
+  SketchPeer* sketch_peer() override {
+    const std::string caps = "," + server_capabilities_ + ",";
+    return !in_process_ && caps.find(",sketch,") != std::string::npos ? this : nullptr;
+  }
+  Status Symbols(const std::vector<Request>& requests,
+                 std::vector<std::vector<merkle::CodedSymbol>>* out) override {
+    Encoder e;
+    e.Varint(requests.size());
+    for (const Request& r : requests) e.Bytes(r.table).Varint(r.begin).Varint(r.end);
+    std::string answer;
+    KS_RETURN_IF_ERROR(Call(Msg::kSketch, e.str(), Msg::kSketchSymbols, &answer));
+    Decoder d(answer);
+    uint64_t n = 0;
+    KS_RETURN_IF_ERROR(d.Varint(&n));
+    if (n != requests.size()) return Status::Corrupt("protocol: wrong number of sketches");
+    out->assign(n, {});
+    for (auto& symbols : *out) {
+      uint64_t count = 0;
+      KS_RETURN_IF_ERROR(d.Varint(&count));
+      if (count > answer.size() / 12) return Status::Corrupt("protocol: bad sketch");
+      symbols.resize(count);
+      for (merkle::CodedSymbol& symbol : symbols) {
+        KS_RETURN_IF_ERROR(d.Raw(&symbol.sum, sizeof(symbol.sum)));
+        KS_RETURN_IF_ERROR(d.Raw(&symbol.check, sizeof(symbol.check)));
+      }
+    }
+    return Status::Ok();
   }
 
   Status Open(const std::vector<std::string>& tables, uint64_t leaf_rows,
@@ -134,6 +168,7 @@ class Remote final : public RemoteReplica {
   bool in_process_;
   std::thread server_;
   uint64_t round_trips_ = 0;
+  std::string server_capabilities_;
   bool unchanged_ = false;
   std::optional<State> state_;  // from OPEN, when asked for
   Schema schema_;

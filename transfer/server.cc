@@ -97,6 +97,7 @@ class Session {
         case Msg::kNodes: s = Nodes(payload); break;
         case Msg::kRows: s = Rows(payload); break;
         case Msg::kPrints: s = Prints(payload); break;
+        case Msg::kSketch: s = Sketch(payload); break;
         case Msg::kPutBegin: s = Put(payload); break;
         case Msg::kGetState: s = GetState(payload); break;
         case Msg::kPutState: s = PutState(payload); break;
@@ -125,6 +126,7 @@ class Session {
     if (!d.done()) KS_RETURN_IF_ERROR(d.Varint(&want_state));
     if (!d.done()) KS_RETURN_IF_ERROR(d.Bytes(&client, 256));
     client_ = client;
+    sketches_.clear();
     KS_ASSIGN_OR_RETURN(replica_, LocalReplica::Open(options_.env, dir_, tables, options_.threads,
                                                      leaf_rows, Cache()));
     Encoder e;
@@ -285,6 +287,49 @@ class Session {
     return Status::Ok();
   }
 
+  // Coded symbols of tables' row elements. Each table's encoder is built on
+  // the first request and kept, so later chunks cost only their symbols.
+  Status Sketch(std::string_view payload) {
+    KS_RETURN_IF_ERROR(Need());
+    Decoder d(payload);
+    uint64_t n = 0;
+    KS_RETURN_IF_ERROR(d.Varint(&n));
+    if (n > 100000) return Status::InvalidArgument("protocol: too many sketches");
+    Encoder e;
+    e.Varint(n);
+    uint64_t total = 0;
+    for (uint64_t i = 0; i < n; ++i) {
+      std::string name;
+      uint64_t begin = 0, end = 0;
+      KS_RETURN_IF_ERROR(d.Bytes(&name, 4096));
+      KS_RETURN_IF_ERROR(d.Varint(&begin));
+      KS_RETURN_IF_ERROR(d.Varint(&end));
+      const TableSchema* table = replica_->schema().Find(name);
+      const Replica::Table* hashed = replica_->FindTable(name);
+      if (table == nullptr || hashed == nullptr) return Status::NotFound("no table " + name);
+      total += end - begin;
+      // Decoding never needs more than about twice both sides' rows.
+      if (begin > end || end > 4 * hashed->root.count + (1u << 16) || total > wire::kMaxFrame / 16) {
+        return Status::InvalidArgument("protocol: sketch request out of range");
+      }
+      auto it = sketches_.find(name);
+      if (it == sketches_.end()) {
+        TableSketch fresh;
+        std::vector<uint64_t> elements;
+        KS_RETURN_IF_ERROR(replica_->rows()->CollectElements(*table, &elements));
+        for (uint64_t element : elements) fresh.encoder.Add(element);
+        it = sketches_.emplace(name, std::move(fresh)).first;
+      }
+      it->second.encoder.Extend(end, &it->second.symbols);
+      e.Varint(end - begin);
+      for (uint64_t k = begin; k < end; ++k) {
+        const merkle::CodedSymbol& symbol = it->second.symbols[k];
+        e.Raw(&symbol.sum, sizeof(symbol.sum)).Raw(&symbol.check, sizeof(symbol.check));
+      }
+    }
+    return ch_->Send(Msg::kSketchSymbols, e.str());
+  }
+
   Status Prints(std::string_view payload) {
     Decoder d(payload);
     const TableSchema* table = nullptr;
@@ -399,6 +444,11 @@ class Session {
   std::string dir_;
   Access access_;
   std::unique_ptr<LocalReplica> replica_;
+  struct TableSketch {
+    merkle::SketchEncoder encoder;
+    std::vector<merkle::CodedSymbol> symbols;
+  };
+  std::map<std::string, TableSketch> sketches_;  // of replica_'s tables, for this session
   std::unique_ptr<TreeCache> cache_;
   bool cache_opened_ = false;
   std::unique_ptr<SyncState> state_;
@@ -455,7 +505,7 @@ Status ServeSession(ByteStream* stream, const ServeOptions& options) {
     }
   }
   Encoder ok;
-  ok.Varint(wire::kProtocolVersion).Bytes("rows,bundle,multilevel,sync");
+  ok.Varint(wire::kProtocolVersion).Bytes("rows,bundle,multilevel,sync,sketch");
   KS_RETURN_IF_ERROR(ch.Send(Msg::kHelloOk, ok.str()));
   Session session(&ch, options, dir.value(), hello.access);
   return session.Run();

@@ -97,6 +97,9 @@ class RemoteReplica : public Replica {
   virtual Result<ApplyResult> PutBundle(const std::string& bundle_path,
                                         const StateUpdate* state = nullptr) = 0;
   virtual TransferCounters counters() const = 0;
+  // The remote as a set-reconciliation peer (diff::WriteBundleBySketch);
+  // nullptr when it cannot be one, or when it is in-process.
+  virtual SketchPeer* sketch_peer() = 0;
 
   // True when the remote still had ConnectOptions::expected_root: then it
   // sent neither schema nor tables (schema() and tables() are empty).

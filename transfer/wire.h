@@ -41,6 +41,8 @@ enum class Msg : uint8_t {
   kState = 19,      // server: replica id, version vector, first-seen times
   kPutState = 20,   // client (write): version vector, first-seen times -> kStateSaved
   kStateSaved = 21,
+  kSketch = 22,         // client: per table: name, first and end symbol -> kSketchSymbols
+  kSketchSymbols = 23,  // server: per table: count, then (8-byte sum, 4-byte check) each
 };
 
 class Encoder {
