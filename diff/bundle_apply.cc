@@ -381,11 +381,15 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
   ApplyResult result;
   // B's trees, kept: the new version shares the files of every table the
   // bundle does not touch, so only touched tables are hashed again below.
-  Result<std::vector<std::vector<TableTree>>> b_trees =
-      HashExports(env, {&b}, {{}}, options.threads, merkle::kTargetLeafRows, options.cache);
-  if (!b_trees.ok()) return cleanup(b_trees.status());
   std::map<std::string, merkle::NodeSummary> roots;
-  for (const TableTree& t : b_trees.value()[0]) roots[t.table] = t.tree.root();
+  if (options.target_roots != nullptr) {
+    roots = *options.target_roots;
+  } else {
+    Result<std::vector<std::vector<TableTree>>> b_trees =
+        HashExports(env, {&b}, {{}}, options.threads, merkle::kTargetLeafRows, options.cache);
+    if (!b_trees.ok()) return cleanup(b_trees.status());
+    for (const TableTree& t : b_trees.value()[0]) roots[t.table] = t.tree.root();
+  }
   Result<std::string> root = ReplicaRoot(b.schema, roots);
   if (root.value() == manifest->result_root) {
     result.already_applied = true;

@@ -9,9 +9,11 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "diff/delta_builder.h"
 #include "diff/diff.h"
+#include "diff/parallel.h"
 
 namespace kuzusync {
 namespace {
@@ -160,6 +162,7 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
   KS_RETURN_IF_ERROR(CheckSameTables(*a, *b));
   DiffReport diff;
   std::vector<Reconciliation> pending;
+  std::vector<const TableSchema*> differing;
   for (const TableSchema& table : a->schema().tables) {
     const Replica::Table* ta = a->FindTable(table.name);
     const Replica::Table* tb = b->FindTable(table.name);
@@ -173,32 +176,34 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
     t.rows_b = tb->root.count;
     diff.tables.push_back(t);
     if (ta->root == tb->root) continue;
-    std::vector<uint64_t> elements;
-    KS_RETURN_IF_ERROR(a->rows()->CollectElements(table, &elements));
     Reconciliation r;
     r.table = &table;
-    r.decoder = std::make_unique<merkle::SketchDecoder>(elements);
     // Twice the elements of both sides always decodes; far more never will.
     r.limit = 2 * (ta->root.count + tb->root.count) + 4 * kFirstSymbols;
     pending.push_back(std::move(r));
+    differing.push_back(&table);
   }
 
-  // One round trip per step, for every table still undecoded.
+  // A's elements are listed while B lists its own for the first request.
+  std::vector<std::vector<uint64_t>> elements;
+  Status listed;
+  std::thread lister([&] { listed = CollectElementsOfTables(a->rows(), differing, options.threads, &elements); });
+  std::vector<SketchPeer::Request> requests;
+  for (const TableSchema* table : differing) requests.push_back({table->name, 0, kFirstSymbols});
+  std::vector<std::vector<merkle::CodedSymbol>> symbols;
+  Status asked = requests.empty() ? Status::Ok() : b_peer->Symbols(requests, &symbols);
+  lister.join();
+  KS_RETURN_IF_ERROR(listed);
+  KS_RETURN_IF_ERROR(asked);
+  for (size_t i = 0; i < pending.size(); ++i) {
+    pending[i].decoder = std::make_unique<merkle::SketchDecoder>(elements[i]);
+  }
+  elements.clear();
+
+  // Then one round trip per step, for every table still undecoded.
   std::vector<Reconciliation*> open;
   for (Reconciliation& r : pending) open.push_back(&r);
   while (!open.empty()) {
-    std::vector<SketchPeer::Request> requests;
-    for (Reconciliation* r : open) {
-      const uint64_t have = r->decoder->received();
-      const uint64_t end = have == 0 ? kFirstSymbols : std::min(NextEnd(*r->decoder), r->limit);
-      if (end <= have) {
-        return Status::Corrupt("set reconciliation of table " + r->table->name + " with " + b->label() +
-                               " did not converge after " + std::to_string(have) + " symbols");
-      }
-      requests.push_back({r->table->name, have, end});
-    }
-    std::vector<std::vector<merkle::CodedSymbol>> symbols;
-    KS_RETURN_IF_ERROR(b_peer->Symbols(requests, &symbols));
     if (symbols.size() != requests.size()) return Status::Corrupt("peer answered the wrong number of sketches");
     std::vector<Reconciliation*> still_open;
     for (size_t i = 0; i < open.size(); ++i) {
@@ -210,30 +215,48 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
       if (!open[i]->decoder->decoded()) still_open.push_back(open[i]);
     }
     open = std::move(still_open);
+    if (open.empty()) break;
+    requests.clear();
+    for (Reconciliation* r : open) {
+      const uint64_t have = r->decoder->received();
+      const uint64_t end = std::min(NextEnd(*r->decoder), r->limit);
+      if (end <= have) {
+        return Status::Corrupt("set reconciliation of table " + r->table->name + " with " + b->label() +
+                               " did not converge after " + std::to_string(have) + " symbols");
+      }
+      requests.push_back({r->table->name, have, end});
+    }
+    KS_RETURN_IF_ERROR(b_peer->Symbols(requests, &symbols));
   }
+
+  // A's rows that B lacks, table by table side by side.
+  std::vector<LeafRows> rows(pending.size());
+  KS_RETURN_IF_ERROR(RunInParallel(pending.size(), options.threads, [&](size_t i) {
+    return a->rows()->CollectRowsByElement(*pending[i].table, pending[i].decoder->only_local(), true,
+                                           &rows[i]);
+  }));
 
   DeltaBuilder delta(env, out_path + ".kuzusync-staging");
   KS_RETURN_IF_ERROR(delta.Open());
   std::map<std::string, merkle::NodeSummary> roots_b;
   for (const Replica::Table& t : b->tables()) roots_b[t.name] = t.root;
-  for (Reconciliation& r : pending) {
+  for (size_t i = 0; i < pending.size(); ++i) {
+    const Reconciliation& r = pending[i];
     const TableSchema& table = *r.table;
     TableDiff* t = nullptr;
     for (TableDiff& candidate : diff.tables) {
       if (candidate.table == table.name) t = &candidate;
     }
-    LeafRows rows;
-    KS_RETURN_IF_ERROR(a->rows()->CollectRowsByElement(table, r.decoder->only_local(), true, &rows));
-    uint64_t found = rows.by_key.size();
-    for (const auto& [digest, row] : rows.by_digest) found += row.count;
+    uint64_t found = rows[i].by_key.size();
+    for (const auto& [digest, row] : rows[i].by_digest) found += row.count;
     if (found != r.decoder->only_local().size()) {
       return Status::Corrupt("set reconciliation of table " + table.name + " named rows " + a->label() +
                              " does not have");
     }
-    for (const auto& [key, row] : rows.by_key) {
+    for (const auto& [key, row] : rows[i].by_key) {
       KS_RETURN_IF_ERROR(delta.UpsertNode(table.name, row.csv, row.digest, nullptr));
     }
-    for (const auto& [digest, row] : rows.by_digest) {
+    for (const auto& [digest, row] : rows[i].by_digest) {
       KS_RETURN_IF_ERROR(delta.InsertRel(table.name, row.connection, row.csv, row.digest, row.count));
     }
     // B's old version of a node row A sends is replaced by key anyway.

@@ -157,8 +157,9 @@ class RowSource {
   // then asks for prints first and whole rows only where prints differ.
   virtual bool remote() const { return false; }
 
-  // Set reconciliation: the element (merkle::SketchElement of its print and
-  // copy number) of every row of `table`.
+  // Set reconciliation: the element (merkle::NodeSketchElement, or for rel
+  // rows merkle::SketchElement of print and copy number) of every row of
+  // `table`. Safe to call for several tables at once.
   virtual Status CollectElements(const TableSchema& table, std::vector<uint64_t>* out) {
     return Status::Unsupported("this replica cannot list row elements");
   }
@@ -347,6 +348,10 @@ Result<Manifest> WriteBundle(Env* env, Replica* a, Replica* b, const std::string
 Result<Manifest> WriteBundle(Env* env, const std::string& dir_a, const std::string& dir_b,
                              const std::string& out_path, const BundleOptions& options);
 
+// CollectElements of several tables, up to `threads` at a time.
+Status CollectElementsOfTables(RowSource* rows, const std::vector<const TableSchema*>& tables,
+                               int threads, std::vector<std::vector<uint64_t>>* out);
+
 // The other side of a set reconciliation: coded symbols of its tables' rows
 // (merkle::SketchEncoder over CollectElements), as many as asked for.
 class SketchPeer {
@@ -383,6 +388,9 @@ struct ApplyOptions {
   // When set, the new version is built there (a path beside B, replaced if
   // it exists) and B is left as it is.
   std::string output_dir;
+  // B's table roots, when the caller hashed B under the lock it still holds
+  // (a served write session): then B is not hashed again.
+  const std::map<std::string, merkle::NodeSummary>* target_roots = nullptr;
 };
 
 struct ApplyResult {

@@ -14,6 +14,7 @@
 
 #include "diff/diff.h"
 #include "diff/key_set.h"
+#include "diff/parallel.h"
 #include "diff/row_encoding.h"
 
 namespace kuzusync {
@@ -463,6 +464,13 @@ Status ExportRowSource::CollectElements(const TableSchema& table, std::vector<ui
     out->push_back(element);
     return Status::Ok();
   });
+}
+
+Status CollectElementsOfTables(RowSource* rows, const std::vector<const TableSchema*>& tables,
+                               int threads, std::vector<std::vector<uint64_t>>* out) {
+  out->assign(tables.size(), {});
+  return RunInParallel(tables.size(), threads,
+                       [&](size_t i) { return rows->CollectElements(*tables[i], &(*out)[i]); });
 }
 
 Status ExportRowSource::CollectRowsByElement(const TableSchema& table,

@@ -127,6 +127,7 @@ class Session {
     if (!d.done()) KS_RETURN_IF_ERROR(d.Bytes(&client, 256));
     client_ = client;
     sketches_.clear();
+    all_tables_ = tables.empty();
     KS_ASSIGN_OR_RETURN(replica_, LocalReplica::Open(options_.env, dir_, tables, options_.threads,
                                                      leaf_rows, Cache()));
     Encoder e;
@@ -295,9 +296,8 @@ class Session {
     uint64_t n = 0;
     KS_RETURN_IF_ERROR(d.Varint(&n));
     if (n > 100000) return Status::InvalidArgument("protocol: too many sketches");
-    Encoder e;
-    e.Varint(n);
     uint64_t total = 0;
+    std::vector<SketchPeer::Request> requests;
     for (uint64_t i = 0; i < n; ++i) {
       std::string name;
       uint64_t begin = 0, end = 0;
@@ -312,18 +312,32 @@ class Session {
       if (begin > end || end > 4 * hashed->root.count + (1u << 16) || total > wire::kMaxFrame / 16) {
         return Status::InvalidArgument("protocol: sketch request out of range");
       }
-      auto it = sketches_.find(name);
-      if (it == sketches_.end()) {
-        TableSketch fresh;
-        std::vector<uint64_t> elements;
-        KS_RETURN_IF_ERROR(replica_->rows()->CollectElements(*table, &elements));
-        for (uint64_t element : elements) fresh.encoder.Add(element);
-        it = sketches_.emplace(name, std::move(fresh)).first;
+      requests.push_back({name, begin, end});
+    }
+    Encoder e;
+    e.Varint(n);
+    // Tables seen for the first time are scanned side by side.
+    std::vector<const TableSchema*> fresh;
+    for (const SketchPeer::Request& r : requests) {
+      if (sketches_.count(r.table) == 0 &&
+          std::find_if(fresh.begin(), fresh.end(), [&](const TableSchema* t) { return t->name == r.table; }) ==
+              fresh.end()) {
+        fresh.push_back(replica_->schema().Find(r.table));
       }
-      it->second.encoder.Extend(end, &it->second.symbols);
+    }
+    std::vector<std::vector<uint64_t>> elements;
+    KS_RETURN_IF_ERROR(CollectElementsOfTables(replica_->rows(), fresh, options_.threads, &elements));
+    for (size_t i = 0; i < fresh.size(); ++i) {
+      TableSketch& sketch = sketches_[fresh[i]->name];
+      for (uint64_t element : elements[i]) sketch.encoder.Add(element);
+    }
+    for (const SketchPeer::Request& r : requests) {
+      TableSketch& sketch = sketches_[r.table];
+      const uint64_t begin = r.begin, end = r.end;
+      sketch.encoder.Extend(end, &sketch.symbols);
       e.Varint(end - begin);
       for (uint64_t k = begin; k < end; ++k) {
-        const merkle::CodedSymbol& symbol = it->second.symbols[k];
+        const merkle::CodedSymbol& symbol = sketch.symbols[k];
         e.Raw(&symbol.sum, sizeof(symbol.sum)).Raw(&symbol.check, sizeof(symbol.check));
       }
     }
@@ -423,6 +437,13 @@ class Session {
     ApplyOptions apply;
     apply.threads = options_.threads;
     apply.cache = Cache();
+    // The session hashed every table of the replica under the write lock
+    // it still holds: the replica is as it was then.
+    std::map<std::string, merkle::NodeSummary> roots;
+    if (replica_ != nullptr && all_tables_) {
+      for (const Replica::Table& t : replica_->tables()) roots[t.name] = t.root;
+      apply.target_roots = &roots;
+    }
     Result<ApplyResult> result = ApplyBundle(options_.env, incoming, dir_, apply);
     (void)discard(Status::Ok());
     replica_.reset();  // its trees describe the old version
@@ -449,6 +470,7 @@ class Session {
     std::vector<merkle::CodedSymbol> symbols;
   };
   std::map<std::string, TableSketch> sketches_;  // of replica_'s tables, for this session
+  bool all_tables_ = false;                      // replica_ hashed every table
   std::unique_ptr<TreeCache> cache_;
   bool cache_opened_ = false;
   std::unique_ptr<SyncState> state_;

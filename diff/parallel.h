@@ -1,0 +1,36 @@
+// RunInParallel: fn(0..n-1) on up to `threads` threads, for work split by
+// table. Internal to the diff library.
+
+#ifndef KUZUSYNC_DIFF_PARALLEL_H_
+#define KUZUSYNC_DIFF_PARALLEL_H_
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "snapshot/status.h"
+
+namespace kuzusync {
+
+// Runs fn(i) for every i < n; returns the error of the lowest failing i, so
+// that which error is reported does not depend on timing.
+template <typename Fn>
+Status RunInParallel(size_t n, int threads, Fn&& fn) {
+  std::vector<Status> status(n);
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < n;) status[i] = fn(i);
+  };
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < std::min<int>(threads, static_cast<int>(n)); ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+  for (const Status& s : status) KS_RETURN_IF_ERROR(s);
+  return Status::Ok();
+}
+
+}  // namespace kuzusync
+
+#endif  // KUZUSYNC_DIFF_PARALLEL_H_
