@@ -80,6 +80,13 @@ Status ReadDrops(Env* env, const std::string& dir, const std::string& member,
   return Status::Ok();
 }
 
+// The key bits of drops: rows under other keys are kept without hashing.
+std::unordered_set<uint64_t> KeyBitsOf(const std::unordered_set<uint64_t>& drops, TableKind kind) {
+  std::unordered_set<uint64_t> keys;
+  for (uint64_t e : drops) keys.insert(e & RowElements::KeyBits(kind));
+  return keys;
+}
+
 void AppendOwnedRow(std::string* out, const OwnedRow& row, const CsvOptions& csv) {
   std::vector<std::string_view> views(row.fields.begin(), row.fields.end());
   AppendCsvRow(out, RowView{&views, &row.nulls, 0}, csv);
@@ -237,6 +244,7 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
       KS_RETURN_IF_ERROR(ReadDrops(env, delta_dir, delta::Drops(table.name), &drops));
       if (upserts.empty() && drop.empty() && drops.empty()) continue;
       if (as_cypher && !drops.empty()) return Status::Refused("a bundle with drops cannot be applied as Cypher");
+      const std::unordered_set<uint64_t> drop_keys = KeyBitsOf(drops, table.kind);
       touched->insert(table.name);
       merkle::RowHasher hasher;
       RowElements elements(table.kind);
@@ -257,8 +265,10 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
           KS_RETURN_IF_ERROR(rewriter.CopyRows(table, [&](const RowView& row) {
             if (drop.count(std::string((*row.fields)[table.primary_key])) != 0) return true;
             if (drops.empty()) return false;
+            const uint64_t key_hash = merkle::KeyHash(encoder.Key(row));
+            if (drop_keys.count(key_hash & merkle::kNodeSketchKeyBits) == 0) return false;
             encoder.Encode(row, &encoded);
-            return drops.count(elements.Next(merkle::KeyHash(encoder.Key(row)), hasher.Digest(encoded))) != 0;
+            return drops.count(elements.Next(key_hash, hasher.Digest(encoded))) != 0;
           }));
         }
         if (i == 0) KS_RETURN_IF_ERROR(rewriter.Add(upserts));
@@ -272,6 +282,7 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
     KS_RETURN_IF_ERROR(ReadDrops(env, delta_dir, delta::Drops(table.name), &drops));
     if (as_cypher && !drops.empty()) return Status::Refused("a bundle with drops cannot be applied as Cypher");
     RowElements elements(table.kind);  // numbered across all of the table's files
+    const std::unordered_set<uint64_t> drop_keys = KeyBitsOf(drops, table.kind);
     for (const RelConnection& connection : table.connections) {
       DataFile pair_file;
       pair_file.table = table.name;
@@ -327,10 +338,18 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
               return replaced_pairs.count({from, to}) != 0 || gone_from->count(from) != 0 ||
                      gone_to->count(to) != 0;
             }
-            if (drop.empty() && drops.empty()) return false;
-            const std::string row_digest = digest_of(row);
-            if (!drops.empty() && drops.count(elements.Next(0, digest)) != 0) return true;
-            auto it = drop.find(row_digest);
+            bool hashed = false;
+            if (!drops.empty()) {
+              const uint64_t key_hash = merkle::KeyHash(encoder.Key(row));
+              if (drop_keys.count(key_hash & merkle::kRelSketchKeyBits) != 0) {
+                digest_of(row);
+                hashed = true;
+                if (drops.count(elements.Next(key_hash, digest)) != 0) return true;
+              }
+            }
+            if (drop.empty()) return false;
+            if (!hashed) digest_of(row);
+            auto it = drop.find(std::string(digest.begin(), digest.end()));
             if (it == drop.end()) return false;
             if (--it->second == 0) drop.erase(it);
             return true;

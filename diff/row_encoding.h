@@ -61,10 +61,16 @@ class RowEncoder {
 class RowElements {
  public:
   explicit RowElements(TableKind kind) : kind_(kind) {}
+  // The key bits of the elements of this kind of table.
+  static uint64_t KeyBits(TableKind kind) {
+    return kind == TableKind::kNode ? merkle::kNodeSketchKeyBits : merkle::kRelSketchKeyBits;
+  }
+  // Rows whose key bits no wanted element has may be skipped without
+  // calling Next: identical rows share their key, so copies still count.
   uint64_t Next(uint64_t key_hash, const merkle::RowDigest& digest) {
     const uint64_t print = merkle::RowPrint(digest);
     if (kind_ == TableKind::kNode) return merkle::NodeSketchElement(key_hash, print);  // one row per key
-    return merkle::SketchElement(print, CopiesBefore(print));
+    return merkle::RelSketchElement(key_hash, print, CopiesBefore(print));
   }
 
  private:

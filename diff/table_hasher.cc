@@ -477,10 +477,21 @@ Status ExportRowSource::CollectRowsByElement(const TableSchema& table,
                                              const std::vector<uint64_t>& elements, bool keep_rows,
                                              LeafRows* out) {
   const std::unordered_set<uint64_t> wanted(elements.begin(), elements.end());
-  return ForEachElement(env_, *export_, table,
-                        [&](const RowEncoder& encoder, const RowView& row, std::string_view key,
-                            const merkle::RowDigest& digest, uint64_t element) {
-    if (wanted.count(element) != 0) AddRow(table, encoder, row, key, digest, keep_rows, out);
+  const uint64_t key_bits = RowElements::KeyBits(table.kind);
+  std::unordered_set<uint64_t> wanted_keys;
+  for (uint64_t e : elements) wanted_keys.insert(e & key_bits);
+  merkle::RowHasher hasher;
+  RowElements numbering(table.kind);
+  std::string encoded;
+  return ForEachKeyedRow(env_, *export_, table,
+                         [&](const RowEncoder& encoder, const RowView& row, std::string_view key,
+                             uint64_t key_hash, const std::string&) {
+    if (wanted_keys.count(key_hash & key_bits) == 0) return Status::Ok();  // not hashed at all
+    encoder.Encode(row, &encoded);
+    const merkle::RowDigest digest = hasher.Digest(encoded);
+    if (wanted.count(numbering.Next(key_hash, digest)) != 0) {
+      AddRow(table, encoder, row, key, digest, keep_rows, out);
+    }
     return Status::Ok();
   });
 }

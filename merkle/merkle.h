@@ -149,7 +149,8 @@ class TreeBuilder {
 // asks for; the other side subtracts its own and peels the difference out.
 // About 1.4 symbols per differing element are needed, whatever the sets'
 // size, and the symbols need not be sized in advance: more can be asked
-// for. kuzusync's elements are row prints (SketchElement).
+// for. kuzusync's elements come from row prints (NodeSketchElement,
+// RelSketchElement).
 
 // 12 bytes on the wire: the XOR of the elements mapped to the symbol and
 // the XOR of their checks (which tells a symbol holding one element).
@@ -160,17 +161,21 @@ struct CodedSymbol {
   bool operator==(const CodedSymbol&) const = default;
 };
 
-// The element of the `copy`-th copy (0, 1, ...) of a row with this print:
-// identical rel rows must be distinct elements, XOR would cancel them.
-uint64_t SketchElement(uint64_t print, uint64_t copy);
-
-// The element of a node row: the top 40 bits of its key's hash and 24 bits
-// of its print. A changed row's old and new elements then share their top
-// bits, so the side that sends the new row need not name the old one.
-inline uint64_t NodeSketchElement(uint64_t key_hash, uint64_t print) {
-  return (key_hash & ~uint64_t{0xffffff}) | (print & 0xffffff);
-}
+// The element of a row: high bits from the hash of its key (node key, rel
+// source key), low bits from its print. The key bits let a side that
+// looks for rows by element skip hashing rows under other keys; for node
+// rows they also tie a changed row's old and new elements together, so the
+// side that sends the new row need not name the old one.
+// Node rows: 40 key bits, 24 print bits (one row per key; 40 bits keep a
+// deleted key from passing for a changed one).
 constexpr uint64_t kNodeSketchKeyBits = ~uint64_t{0xffffff};
+inline uint64_t NodeSketchElement(uint64_t key_hash, uint64_t print) {
+  return (key_hash & kNodeSketchKeyBits) | (print & ~kNodeSketchKeyBits);
+}
+// Rel rows: 32 key bits, 32 bits of the print and of `copy` (0, 1, ...):
+// identical rel rows must be distinct elements, XOR would cancel them.
+constexpr uint64_t kRelSketchKeyBits = ~uint64_t{0xffffffff};
+uint64_t RelSketchElement(uint64_t key_hash, uint64_t print, uint64_t copy);
 
 // Coded symbols of one set, made incrementally.
 class SketchEncoder {

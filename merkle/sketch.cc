@@ -40,8 +40,9 @@ uint64_t NextIndex(uint64_t last, uint64_t* prng) {
 
 }  // namespace
 
-uint64_t SketchElement(uint64_t print, uint64_t copy) {
-  return copy == 0 ? print : Mix(print + copy * 0x9e3779b97f4a7c15ULL);
+uint64_t RelSketchElement(uint64_t key_hash, uint64_t print, uint64_t copy) {
+  const uint64_t low = copy == 0 ? print : Mix(print + copy * 0x9e3779b97f4a7c15ULL);
+  return (key_hash & kRelSketchKeyBits) | (low & ~kRelSketchKeyBits);
 }
 
 SketchEncoder::Entry SketchEncoder::Start(uint64_t element) {

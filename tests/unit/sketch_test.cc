@@ -117,9 +117,13 @@ TEST(SketchTest, EstimatesTheDifferenceFromEmptySymbols) {
 
 TEST(SketchTest, CopiesOfOneRowAreDistinctElements) {
   std::set<uint64_t> elements;
-  for (uint64_t copy = 0; copy < 100; ++copy) elements.insert(SketchElement(42, copy));
+  const uint64_t key_hash = 0xabcdef0123456789ULL;
+  for (uint64_t copy = 0; copy < 100; ++copy) elements.insert(RelSketchElement(key_hash, 42, copy));
   EXPECT_EQ(elements.size(), 100u);
-  EXPECT_EQ(SketchElement(42, 0), 42u);
+  for (uint64_t e : elements) EXPECT_EQ(e & kRelSketchKeyBits, key_hash & kRelSketchKeyBits);
+  // A changed node row keeps its key bits: that is how its old version is known.
+  EXPECT_EQ(NodeSketchElement(key_hash, 1) & kNodeSketchKeyBits, NodeSketchElement(key_hash, 2) & kNodeSketchKeyBits);
+  EXPECT_NE(NodeSketchElement(key_hash, 1), NodeSketchElement(key_hash, 2));
 }
 
 }  // namespace
