@@ -138,10 +138,10 @@ constexpr uint64_t kFirstSymbols = 64;  // 768 bytes: enough for a few dozen dif
 // as many while it cannot.
 uint64_t NextEnd(const merkle::SketchDecoder& decoder) {
   const uint64_t have = decoder.received();
+  const double from_empty_symbols = decoder.EstimateDifference();
+  if (from_empty_symbols == 0) return have * 3;
   const double estimate = std::max(
-      decoder.EstimateDifference(),
-      static_cast<double>(decoder.only_local().size() + decoder.only_remote().size()));
-  if (decoder.EstimateDifference() == 0) return have * 3;
+      from_empty_symbols, static_cast<double>(decoder.only_local().size() + decoder.only_remote().size()));
   const uint64_t wanted = static_cast<uint64_t>(std::ceil(1.35 * estimate)) + 8;
   return std::clamp(wanted, have + have / 16 + 8, have * 3);
 }
@@ -195,9 +195,10 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
   lister.join();
   KS_RETURN_IF_ERROR(listed);
   KS_RETURN_IF_ERROR(asked);
-  for (size_t i = 0; i < pending.size(); ++i) {
+  KS_RETURN_IF_ERROR(RunInParallel(pending.size(), options.threads, [&](size_t i) {
     pending[i].decoder = std::make_unique<merkle::SketchDecoder>(elements[i]);
-  }
+    return Status::Ok();
+  }));
   elements.clear();
 
   // Then one round trip per step, for every table still undecoded.
@@ -205,14 +206,19 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
   for (Reconciliation& r : pending) open.push_back(&r);
   while (!open.empty()) {
     if (symbols.size() != requests.size()) return Status::Corrupt("peer answered the wrong number of sketches");
-    std::vector<Reconciliation*> still_open;
     for (size_t i = 0; i < open.size(); ++i) {
       if (symbols[i].size() != requests[i].end - requests[i].begin) {
         return Status::Corrupt("peer answered the wrong number of symbols for " + requests[i].table);
       }
       diff.stats.comparisons += symbols[i].size();
+    }
+    KS_RETURN_IF_ERROR(RunInParallel(open.size(), options.threads, [&](size_t i) {
       open[i]->decoder->Add(symbols[i]);
-      if (!open[i]->decoder->decoded()) still_open.push_back(open[i]);
+      return Status::Ok();
+    }));
+    std::vector<Reconciliation*> still_open;
+    for (Reconciliation* r : open) {
+      if (!r->decoder->decoded()) still_open.push_back(r);
     }
     open = std::move(still_open);
     if (open.empty()) break;

@@ -160,7 +160,7 @@ double SketchDecoder::EstimateDifference() const {
   };
   double lo = 0.5, hi = 1e12;
   if (slope(lo) <= 0) return lo;
-  for (int step = 0; step < 80; ++step) {
+  for (int step = 0; step < 30; ++step) {  // to within 0.01%: 30 halvings of log(2e12)
     const double mid = std::sqrt(lo * hi);
     (slope(mid) > 0 ? lo : hi) = mid;
   }
