@@ -258,6 +258,41 @@ TEST_F(ApplyTest, SketchBundleTurnsBIntoA) {
   EXPECT_EQ(cypher.code(), Status::Code::kRefused) << cypher.ToString();
 }
 
+// A changed node row whose old and new elements agree (same key, prints
+// equal in their low 24 bits; found here by a birthday search) is invisible
+// to a sketch: WriteBundleBySketch must fail (a push then compares trees),
+// never write a bundle that leaves the change out.
+TEST_F(ApplyTest, SketchRefusesADifferenceItCannotSee) {
+  std::map<uint64_t, std::string> seen;  // low 24 print bits -> name
+  std::string name_a, name_b;
+  merkle::RowHasher hasher;
+  for (int i = 0; name_b.empty(); ++i) {
+    const std::string name = "n" + std::to_string(i);
+    std::string encoded;
+    merkle::AppendField(&encoded, "1", false);
+    merkle::AppendField(&encoded, name, false);
+    merkle::AppendField(&encoded, "30", false);
+    const uint64_t low = merkle::RowPrint(hasher.Digest(encoded)) & 0xffffff;
+    auto [it, inserted] = seen.emplace(low, name);
+    if (!inserted) {
+      name_a = it->second;
+      name_b = name;
+    }
+  }
+  WriteExport("/a", "1," + name_a + ",30\n2,bob,41\n", "1,2,2020\n");
+  WriteExport("/b", "1," + name_b + ",30\n2,bob,41\n", "1,2,2020\n");
+  auto a = LocalReplica::Open(env_, "/a", {}, 1);
+  auto b = LocalReplica::Open(env_, "/b", {}, 1);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_FALSE(Diff("/a", "/b").identical);
+  LocalSketchPeer peer(b->get());
+  auto manifest = WriteBundleBySketch(env_, a->get(), b->get(), &peer, "/bundle.kzb", {});
+  EXPECT_EQ(manifest.status().code(), Status::Code::kCorrupt) << manifest.status().ToString();
+  FileType type;
+  uint64_t size = 0;
+  EXPECT_FALSE(env_->Stat("/bundle.kzb", &type, &size).ok());
+}
+
 TEST_F(ApplyTest, SnapshotIsNotABundle) {
   WriteAAndB();
   ASSERT_TRUE(PackSnapshot(env_, "/a", "/bundle.kzb", {}, 1).ok());
