@@ -365,6 +365,12 @@ class SketchPeer {
                          std::vector<std::vector<merkle::CodedSymbol>>* out) = 0;
 };
 
+// A SketchPeer over a replica's own rows: a table's rows are listed (the
+// tables of one request side by side) the first time it is asked for, and
+// its encoder kept. A request past 4 symbols per row (plus 65,536) is
+// refused: decoding never needs that many.
+std::unique_ptr<SketchPeer> NewLocalSketchPeer(Replica* replica, int threads);
+
 // WriteBundle (with deletes) for when B is across a network: the rows that
 // differ are found by set reconciliation with `b_peer` instead of a tree
 // descent, so the cost grows with the number of differing rows, not with

@@ -112,27 +112,13 @@ class Remote final : public RemoteReplica, public SketchPeer {
   Status Symbols(const std::vector<Request>& requests,
                  std::vector<std::vector<merkle::CodedSymbol>>* out) override {
     Encoder e;
-    e.Varint(requests.size());
-    for (const Request& r : requests) e.Bytes(r.table).Varint(r.begin).Varint(r.end);
+    wire::EncodeSketchRequests(&e, requests);
     std::string answer;
     KS_RETURN_IF_ERROR(Call(Msg::kSketch, e.str(), Msg::kSketchSymbols, &answer));
-    Decoder d(answer);
-    uint64_t n = 0;
-    KS_RETURN_IF_ERROR(d.Varint(&n));
-    if (n != requests.size()) return Status::Corrupt("protocol: wrong number of sketches");
-    out->assign(n, {});
-    for (auto& symbols : *out) {
-      uint64_t count = 0;
-      KS_RETURN_IF_ERROR(d.Varint(&count));
-      if (count > answer.size() / 12) return Status::Corrupt("protocol: bad sketch");
-      symbols.resize(count);
-      for (merkle::CodedSymbol& symbol : symbols) {
-        KS_RETURN_IF_ERROR(d.Raw(&symbol.sum, sizeof(symbol.sum)));
-        KS_RETURN_IF_ERROR(d.Raw(&symbol.check, sizeof(symbol.check)));
-      }
-    }
-    return Status::Ok();
+    return wire::DecodeSymbolLists(answer, requests.size(), out);
   }
+
+  Result<uint64_t> ReconcileInto(Replica* local, const std::string& bundle_path, int threads) override;
 
   Status Open(const std::vector<std::string>& tables, uint64_t leaf_rows,
               const std::string& expected_root, bool want_state, const std::string& replica_id);
@@ -366,6 +352,50 @@ TreeView* Remote::tree(const std::string& table) {
 RowSource* Remote::rows() {
   if (!rows_) rows_ = std::make_unique<RemoteRowSource>(this);
   return rows_.get();
+}
+
+Result<uint64_t> Remote::ReconcileInto(Replica* local, const std::string& bundle_path, int threads) {
+  Encoder e;
+  e.Bytes(SchemaText(local->schema())).Varint(local->tables().size());
+  for (const Table& t : local->tables()) {
+    e.Bytes(t.name);
+    wire::EncodeSummary(&e, t.root);
+  }
+  KS_RETURN_IF_ERROR(channel_.Send(Msg::kReconcile, e.str()));
+  ++round_trips_;
+  std::unique_ptr<SketchPeer> peer = NewLocalSketchPeer(local, threads);
+  std::unique_ptr<WritableFile> out;
+  KS_RETURN_IF_ERROR(env->NewWritableFile(bundle_path, &out));
+  while (true) {
+    Msg type;
+    std::string payload;
+    KS_RETURN_IF_ERROR(channel_.Receive(&type, &payload));
+    if (type == Msg::kWant) {
+      Decoder d(payload);
+      std::vector<SketchPeer::Request> requests;
+      KS_RETURN_IF_ERROR(wire::DecodeSketchRequests(&d, &requests));
+      std::vector<std::vector<merkle::CodedSymbol>> symbols;
+      KS_RETURN_IF_ERROR(peer->Symbols(requests, &symbols));
+      Encoder answer;
+      answer.Varint(symbols.size());
+      for (const auto& list : symbols) wire::EncodeSymbols(&answer, list);
+      KS_RETURN_IF_ERROR(channel_.Send(Msg::kSketchSymbols, answer.str()));
+      ++round_trips_;
+    } else if (type == Msg::kBundleData) {
+      KS_RETURN_IF_ERROR(out->Append(payload));
+    } else if (type == Msg::kBundleEnd) {
+      Decoder d(payload);
+      uint64_t symbols = 0;
+      KS_RETURN_IF_ERROR(d.Varint(&symbols));
+      KS_RETURN_IF_ERROR(out->Sync());
+      KS_RETURN_IF_ERROR(out->Close());
+      return symbols;
+    } else if (type == Msg::kError) {
+      return wire::DecodeError(payload);
+    } else {
+      return Status::Corrupt("protocol: expected symbol requests or a bundle");
+    }
+  }
 }
 
 Result<ApplyResult> Remote::PutBundle(const std::string& bundle_path, const StateUpdate* state) {

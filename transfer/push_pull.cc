@@ -1,5 +1,6 @@
-// Transfer: the rows a destination lacks, found by comparing trees over the
-// protocol, shipped as one bundle and applied atomically on arrival.
+// Transfer: the rows a destination lacks, found by set reconciliation or by
+// comparing trees over the protocol, shipped as one bundle and applied
+// atomically on arrival.
 
 #include <chrono>
 
@@ -7,6 +8,21 @@
 #include "transfer/transfer.h"
 
 namespace kuzusync {
+namespace {
+
+void AddCounters(const TransferCounters& c, TransferCounters* total) {
+  total->bytes_sent += c.bytes_sent;
+  total->bytes_received += c.bytes_received;
+  total->round_trips += c.round_trips;
+}
+
+// How the bundle is made. Reconciliation ships about 17 bytes per
+// differing row where a tree descent ships node and row prints around every
+// change (bench/RESULTS.md); it needs a network peer that speaks it, a
+// local replica on the other side, and --delete.
+enum class Method { kDescent, kPushBySketch, kPullBySketch };
+
+}  // namespace
 
 Result<TransferReport> Transfer(Env* env, const std::string& from, const std::string& to,
                                 const TransferOptions& options) {
@@ -14,6 +30,7 @@ Result<TransferReport> Transfer(Env* env, const std::string& from, const std::st
   auto progress = [&](const std::string& line) {
     if (options.progress) options.progress(line);
   };
+  KS_ASSIGN_OR_RETURN(RemoteSpec from_spec, ParseRemote(from));
   KS_ASSIGN_OR_RETURN(RemoteSpec to_spec, ParseRemote(to));
   ConnectOptions connect = options.connect;
   connect.threads = options.threads;
@@ -26,6 +43,16 @@ Result<TransferReport> Transfer(Env* env, const std::string& from, const std::st
   // a local path), so its write lock and atomic apply are the same code.
   const Access access = options.dry_run ? Access::kRead : Access::kWrite;
   KS_ASSIGN_OR_RETURN(auto destination, RemoteReplica::Connect(env, to_spec, connect, access, {}));
+  auto* remote_source = dynamic_cast<RemoteReplica*>(source.get());
+
+  Method method = Method::kDescent;
+  if (options.deletes && remote_source == nullptr && destination->sketch_peer() != nullptr) {
+    method = Method::kPushBySketch;
+  }
+  if (options.deletes && remote_source != nullptr && remote_source->sketch_peer() != nullptr &&
+      to_spec.kind == RemoteSpec::Kind::kLocal) {
+    method = Method::kPullBySketch;
+  }
 
   RemoveStaleTempFiles(env, options.temp_dir);
   const std::string bundle_path = TempPath(options.temp_dir, "push");
@@ -34,58 +61,70 @@ Result<TransferReport> Transfer(Env* env, const std::string& from, const std::st
   bundle.pack = options.pack;
   bundle.pack.level = PackOptions::kSmallHigh;
   bundle.threads = options.threads;
-  // Over a network, with deletes, from a local source: reconciliation ships
-  // about 17 bytes per differing row where a descent ships tree and row
-  // prints around every change (bench/RESULTS.md).
-  bool by_sketch = destination->sketch_peer() != nullptr && options.deletes &&
-                   dynamic_cast<RemoteReplica*>(source.get()) == nullptr;
   DiffReport diff;
   auto write_bundle = [&]() -> Result<Manifest> {
-    if (!by_sketch) {
-      progress("comparing trees and collecting differing rows");
-      return WriteBundle(env, source.get(), destination.get(), bundle_path, bundle, &diff);
+    switch (method) {
+      case Method::kDescent:
+        progress("comparing trees and collecting differing rows");
+        return WriteBundle(env, source.get(), destination.get(), bundle_path, bundle, &diff);
+      case Method::kPushBySketch:
+        progress("reconciling rows with " + to);
+        return WriteBundleBySketch(env, source.get(), destination.get(), destination->sketch_peer(),
+                                   bundle_path, bundle, &diff);
+      case Method::kPullBySketch: {
+        progress("reconciling rows with " + from);
+        std::unique_ptr<TreeCache> cache;
+        if (connect.use_tree_cache) cache = OpenReplicaTreeCache(to_spec.path);
+        KS_ASSIGN_OR_RETURN(auto local, LocalReplica::Open(env, to_spec.path, {}, options.threads,
+                                                           connect.tree_leaf_rows, cache.get()));
+        KS_ASSIGN_OR_RETURN(diff.stats.comparisons,
+                            remote_source->ReconcileInto(local.get(), bundle_path, options.threads));
+        return ReadArchive(env, bundle_path, "");
+      }
     }
-    progress("reconciling rows with " + to);
-    return WriteBundleBySketch(env, source.get(), destination.get(), destination->sketch_peer(),
-                               bundle_path, bundle, &diff);
+    return Status::InvalidArgument("no such method");
   };
   // What reconciliation cannot see (a changed row whose old and new
   // elements agree, about 2^-24 per changed node row) makes it fail, never
-  // apply a wrong result: the bundle's root is A's. Then trees decide.
+  // apply a wrong result: the bundle's root is the source's. Then trees
+  // decide, over fresh connections (a failed session has ended).
   TransferCounters spent;
   auto fall_back = [&](const Status& why) -> Status {
     progress("reconciliation failed (" + why.message() + "); comparing trees instead");
-    by_sketch = false;
-    TransferCounters c = destination->counters();
-    spent.bytes_sent += c.bytes_sent;
-    spent.bytes_received += c.bytes_received;
-    spent.round_trips += c.round_trips;
+    AddCounters(destination->counters(), &spent);
     KS_ASSIGN_OR_RETURN(destination, RemoteReplica::Connect(env, to_spec, connect, access, {}));
+    if (method == Method::kPullBySketch) {
+      AddCounters(remote_source->counters(), &spent);
+      KS_ASSIGN_OR_RETURN(auto again, RemoteReplica::Connect(env, from_spec, connect, Access::kRead, {}));
+      remote_source = again.get();
+      source = std::move(again);
+    }
+    method = Method::kDescent;
     return Status::Ok();
   };
+  auto may_fall_back = [&](const Status& s) {
+    return method != Method::kDescent && s.code() == Status::Code::kCorrupt;
+  };
   Result<Manifest> manifest = write_bundle();
-  if (!manifest.ok() && by_sketch && manifest.status().code() == Status::Code::kCorrupt) {
+  if (!manifest.ok() && may_fall_back(manifest.status())) {
     KS_RETURN_IF_ERROR(fall_back(manifest.status()));
     manifest = write_bundle();
   }
-  if (!manifest.ok()) return manifest.status();
-
+  Status s = manifest.status();
   TransferReport report;
-  report.changed = manifest->base_root != manifest->result_root;
-  FileType type;
-  Status s;
+  report.changed = s.ok() && manifest->base_root != manifest->result_root;
   if (report.changed && !options.dry_run) {
-    (void)env->Stat(bundle_path, &type, &report.bundle_bytes);
-    progress("sending " + std::to_string(report.bundle_bytes) + " bytes and applying at " + to);
+    progress("sending the bundle and applying it at " + to);
     Result<ApplyResult> applied = destination->PutBundle(bundle_path);
-    if (!applied.ok() && by_sketch && applied.status().code() == Status::Code::kCorrupt) {
+    if (!applied.ok() && may_fall_back(applied.status())) {
       s = fall_back(applied.status());
       if (s.ok()) manifest = write_bundle();
-      if (s.ok() && !manifest.ok()) s = manifest.status();
+      if (s.ok()) s = manifest.status();
       if (s.ok()) applied = destination->PutBundle(bundle_path);
     }
-    if (s.ok() && !applied.ok()) s = applied.status();
+    if (s.ok()) s = applied.status();
   }
+  FileType type;
   (void)env->Stat(bundle_path, &type, &report.bundle_bytes);
   (void)env->RemoveFile(bundle_path);
   KS_RETURN_IF_ERROR(s);
@@ -98,16 +137,9 @@ Result<TransferReport> Transfer(Env* env, const std::string& from, const std::st
   if (!options.deletes) {
     for (const TableDiff& t : diff.tables) report.rows_kept += t.only_in_b;
   }
-  report.counters = destination->counters();
-  report.counters.bytes_sent += spent.bytes_sent;
-  report.counters.bytes_received += spent.bytes_received;
-  report.counters.round_trips += spent.round_trips;
-  if (auto* remote_source = dynamic_cast<RemoteReplica*>(source.get())) {
-    TransferCounters c = remote_source->counters();
-    report.counters.bytes_sent += c.bytes_sent;
-    report.counters.bytes_received += c.bytes_received;
-    report.counters.round_trips += c.round_trips;
-  }
+  report.counters = spent;
+  AddCounters(destination->counters(), &report.counters);
+  if (remote_source != nullptr) AddCounters(remote_source->counters(), &report.counters);
   report.elapsed_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return report;

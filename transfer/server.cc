@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
+#include "transfer/temp_files.h"
 #include "transfer/transfer.h"
 #include "transfer/wire.h"
 
@@ -81,6 +83,42 @@ Result<std::string> ResolveReplica(const ServeOptions& options, const std::strin
 }
 
 
+// What a server knows of a pulling client's replica: its schema and table
+// roots (all that WriteBundleBySketch needs of B).
+class DescribedReplica final : public Replica {
+ public:
+  DescribedReplica(Schema schema, std::vector<Table> tables)
+      : schema_(std::move(schema)), tables_(std::move(tables)) {}
+  std::string label() const override { return "the client's replica"; }
+  const Schema& schema() const override { return schema_; }
+  const std::vector<Table>& tables() const override { return tables_; }
+  TreeView* tree(const std::string&) override { return nullptr; }
+  RowSource* rows() override { return nullptr; }
+
+ private:
+  Schema schema_;
+  std::vector<Table> tables_;
+};
+
+// The client as the other side of a reconciliation: the server asks (kWant),
+// the client answers with its symbols.
+class ClientSketchPeer final : public SketchPeer {
+ public:
+  explicit ClientSketchPeer(wire::FrameChannel* channel) : ch_(channel) {}
+  Status Symbols(const std::vector<Request>& requests,
+                 std::vector<std::vector<merkle::CodedSymbol>>* out) override {
+    Encoder e;
+    wire::EncodeSketchRequests(&e, requests);
+    KS_RETURN_IF_ERROR(ch_->Send(Msg::kWant, e.str()));
+    std::string answer;
+    KS_RETURN_IF_ERROR(ch_->Expect(Msg::kSketchSymbols, &answer));
+    return wire::DecodeSymbolLists(answer, requests.size(), out);
+  }
+
+ private:
+  wire::FrameChannel* ch_;
+};
+
 class Session {
  public:
   Session(wire::FrameChannel* channel, const ServeOptions& options, std::string dir, Access access)
@@ -98,6 +136,7 @@ class Session {
         case Msg::kRows: s = Rows(payload); break;
         case Msg::kPrints: s = Prints(payload); break;
         case Msg::kSketch: s = Sketch(payload); break;
+        case Msg::kReconcile: s = Reconcile(payload); break;
         case Msg::kPutBegin: s = Put(payload); break;
         case Msg::kGetState: s = GetState(payload); break;
         case Msg::kPutState: s = PutState(payload); break;
@@ -126,7 +165,7 @@ class Session {
     if (!d.done()) KS_RETURN_IF_ERROR(d.Varint(&want_state));
     if (!d.done()) KS_RETURN_IF_ERROR(d.Bytes(&client, 256));
     client_ = client;
-    sketches_.clear();
+    sketches_.reset();
     all_tables_ = tables.empty();
     KS_ASSIGN_OR_RETURN(replica_, LocalReplica::Open(options_.env, dir_, tables, options_.threads,
                                                      leaf_rows, Cache()));
@@ -293,55 +332,66 @@ class Session {
   Status Sketch(std::string_view payload) {
     KS_RETURN_IF_ERROR(Need());
     Decoder d(payload);
-    uint64_t n = 0;
-    KS_RETURN_IF_ERROR(d.Varint(&n));
-    if (n > 100000) return Status::InvalidArgument("protocol: too many sketches");
-    uint64_t total = 0;
     std::vector<SketchPeer::Request> requests;
-    for (uint64_t i = 0; i < n; ++i) {
-      std::string name;
-      uint64_t begin = 0, end = 0;
-      KS_RETURN_IF_ERROR(d.Bytes(&name, 4096));
-      KS_RETURN_IF_ERROR(d.Varint(&begin));
-      KS_RETURN_IF_ERROR(d.Varint(&end));
-      const TableSchema* table = replica_->schema().Find(name);
-      const Replica::Table* hashed = replica_->FindTable(name);
-      if (table == nullptr || hashed == nullptr) return Status::NotFound("no table " + name);
-      total += end - begin;
-      // Decoding never needs more than about twice both sides' rows.
-      if (begin > end || end > 4 * hashed->root.count + (1u << 16) || total > wire::kMaxFrame / 16) {
-        return Status::InvalidArgument("protocol: sketch request out of range");
-      }
-      requests.push_back({name, begin, end});
-    }
+    KS_RETURN_IF_ERROR(wire::DecodeSketchRequests(&d, &requests));
+    if (!sketches_) sketches_ = NewLocalSketchPeer(replica_.get(), options_.threads);
+    std::vector<std::vector<merkle::CodedSymbol>> symbols;
+    KS_RETURN_IF_ERROR(sketches_->Symbols(requests, &symbols));
     Encoder e;
-    e.Varint(n);
-    // Tables seen for the first time are scanned side by side.
-    std::vector<const TableSchema*> fresh;
-    for (const SketchPeer::Request& r : requests) {
-      if (sketches_.count(r.table) == 0 &&
-          std::find_if(fresh.begin(), fresh.end(), [&](const TableSchema* t) { return t->name == r.table; }) ==
-              fresh.end()) {
-        fresh.push_back(replica_->schema().Find(r.table));
-      }
-    }
-    std::vector<std::vector<uint64_t>> elements;
-    KS_RETURN_IF_ERROR(CollectElementsOfTables(replica_->rows(), fresh, options_.threads, &elements));
-    for (size_t i = 0; i < fresh.size(); ++i) {
-      TableSketch& sketch = sketches_[fresh[i]->name];
-      for (uint64_t element : elements[i]) sketch.encoder.Add(element);
-    }
-    for (const SketchPeer::Request& r : requests) {
-      TableSketch& sketch = sketches_[r.table];
-      const uint64_t begin = r.begin, end = r.end;
-      sketch.encoder.Extend(end, &sketch.symbols);
-      e.Varint(end - begin);
-      for (uint64_t k = begin; k < end; ++k) {
-        const merkle::CodedSymbol& symbol = sketch.symbols[k];
-        e.Raw(&symbol.sum, sizeof(symbol.sum)).Raw(&symbol.check, sizeof(symbol.check));
-      }
-    }
+    e.Varint(symbols.size());
+    for (const auto& list : symbols) wire::EncodeSymbols(&e, list);
     return ch_->Send(Msg::kSketchSymbols, e.str());
+  }
+
+  // Pull by reconciliation: the server has the rows the client lacks, so it
+  // reconciles (asking the client for symbols) and sends the bundle, which
+  // the client applies. The same bytes as a push the other way.
+  Status Reconcile(std::string_view payload) {
+    KS_RETURN_IF_ERROR(Need());
+    Decoder d(payload);
+    std::string schema_text;
+    uint64_t n = 0;
+    KS_RETURN_IF_ERROR(d.Bytes(&schema_text, 1 << 24));
+    KS_ASSIGN_OR_RETURN(Schema schema, ParseSchema(schema_text, "the client's schema.cypher"));
+    KS_RETURN_IF_ERROR(d.Varint(&n));
+    if (n > 100000) return Status::InvalidArgument("protocol: too many tables");
+    std::vector<Replica::Table> tables(n);
+    for (Replica::Table& t : tables) {
+      KS_RETURN_IF_ERROR(d.Bytes(&t.name, 4096));
+      KS_RETURN_IF_ERROR(wire::DecodeSummary(&d, &t.root));
+      const TableSchema* shape = schema.Find(t.name);
+      if (shape == nullptr) return Status::InvalidArgument("protocol: no table " + t.name + " in the schema");
+      t.kind = shape->kind;
+    }
+    DescribedReplica client(std::move(schema), std::move(tables));
+    ClientSketchPeer peer(ch_);
+    const char* tmp = getenv("TMPDIR");
+    const std::string bundle_path = TempPath(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "pull");
+    BundleOptions bundle;
+    bundle.pack.level = PackOptions::kSmallHigh;
+    bundle.threads = options_.threads;
+    DiffReport report;
+    Result<Manifest> manifest =
+        WriteBundleBySketch(options_.env, replica_.get(), &client, &peer, bundle_path, bundle, &report);
+    Status s = manifest.status();
+    if (s.ok()) s = SendFile(bundle_path);
+    (void)options_.env->RemoveFile(bundle_path);
+    KS_RETURN_IF_ERROR(s);
+    Encoder end;
+    end.Varint(report.stats.comparisons);
+    return ch_->Send(Msg::kBundleEnd, end.str());
+  }
+
+  Status SendFile(const std::string& path) {
+    std::unique_ptr<SequentialFile> in;
+    KS_RETURN_IF_ERROR(options_.env->NewSequentialFile(path, &in));
+    std::string buffer(wire::kChunk, '\0');
+    while (true) {
+      size_t got = 0;
+      KS_RETURN_IF_ERROR(in->Read(buffer.size(), buffer.data(), &got));
+      if (got == 0) return Status::Ok();
+      KS_RETURN_IF_ERROR(ch_->Send(Msg::kBundleData, std::string_view(buffer.data(), got)));
+    }
   }
 
   Status Prints(std::string_view payload) {
@@ -447,6 +497,7 @@ class Session {
     Result<ApplyResult> result = ApplyBundle(options_.env, incoming, dir_, apply);
     (void)discard(Status::Ok());
     replica_.reset();  // its trees describe the old version
+    sketches_.reset();
     if (!result.ok()) return result.status();
     if (!state_update.empty()) KS_RETURN_IF_ERROR(SaveState(state_update));
     Encoder e;
@@ -465,11 +516,7 @@ class Session {
   std::string dir_;
   Access access_;
   std::unique_ptr<LocalReplica> replica_;
-  struct TableSketch {
-    merkle::SketchEncoder encoder;
-    std::vector<merkle::CodedSymbol> symbols;
-  };
-  std::map<std::string, TableSketch> sketches_;  // of replica_'s tables, for this session
+  std::unique_ptr<SketchPeer> sketches_;  // of replica_'s tables, for this session
   bool all_tables_ = false;                      // replica_ hashed every table
   std::unique_ptr<TreeCache> cache_;
   bool cache_opened_ = false;

@@ -100,6 +100,12 @@ class RemoteReplica : public Replica {
   // The remote as a set-reconciliation peer (diff::WriteBundleBySketch);
   // nullptr when it cannot be one, or when it is in-process.
   virtual SketchPeer* sketch_peer() = 0;
+  // Pull by reconciliation (when sketch_peer() is not null): the remote,
+  // which has the rows, reconciles its replica with `local` (asking for
+  // local's symbols) and sends the bundle (with deletes) that turns local
+  // into a copy of it; written to bundle_path. Returns the symbols it took.
+  virtual Result<uint64_t> ReconcileInto(Replica* local, const std::string& bundle_path,
+                                         int threads) = 0;
 
   // True when the remote still had ConnectOptions::expected_root: then it
   // sent neither schema nor tables (schema() and tables() are empty).

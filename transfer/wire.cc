@@ -70,6 +70,56 @@ Status FrameChannel::Expect(Msg want, std::string* payload) {
 
 namespace kuzusync::wire {
 
+void EncodeSketchRequests(Encoder* e, const std::vector<SketchPeer::Request>& requests) {
+  e->Varint(requests.size());
+  for (const SketchPeer::Request& r : requests) e->Bytes(r.table).Varint(r.begin).Varint(r.end);
+}
+
+Status DecodeSketchRequests(Decoder* d, std::vector<SketchPeer::Request>* requests) {
+  uint64_t n = 0;
+  KS_RETURN_IF_ERROR(d->Varint(&n));
+  if (n > 100000) return Status::InvalidArgument("protocol: too many sketches");
+  uint64_t total = 0;
+  requests->resize(n);
+  for (SketchPeer::Request& r : *requests) {
+    KS_RETURN_IF_ERROR(d->Bytes(&r.table, 4096));
+    KS_RETURN_IF_ERROR(d->Varint(&r.begin));
+    KS_RETURN_IF_ERROR(d->Varint(&r.end));
+    // One answer must fit in a frame: 12 bytes a symbol.
+    if (r.begin > r.end || r.end - r.begin > kMaxFrame / 16 || (total += r.end - r.begin) > kMaxFrame / 16) {
+      return Status::InvalidArgument("protocol: sketch request out of range");
+    }
+  }
+  return Status::Ok();
+}
+
+void EncodeSymbols(Encoder* e, const std::vector<merkle::CodedSymbol>& symbols) {
+  e->Varint(symbols.size());
+  for (const merkle::CodedSymbol& symbol : symbols) {
+    e->Raw(&symbol.sum, sizeof(symbol.sum)).Raw(&symbol.check, sizeof(symbol.check));
+  }
+}
+
+Status DecodeSymbolLists(std::string_view payload, size_t expected,
+                         std::vector<std::vector<merkle::CodedSymbol>>* out) {
+  Decoder d(payload);
+  uint64_t n = 0;
+  KS_RETURN_IF_ERROR(d.Varint(&n));
+  if (n != expected) return Status::Corrupt("protocol: wrong number of sketches");
+  out->assign(n, {});
+  for (auto& symbols : *out) {
+    uint64_t count = 0;
+    KS_RETURN_IF_ERROR(d.Varint(&count));
+    if (count > payload.size() / 12) return Status::Corrupt("protocol: bad sketch");
+    symbols.resize(count);
+    for (merkle::CodedSymbol& symbol : symbols) {
+      KS_RETURN_IF_ERROR(d.Raw(&symbol.sum, sizeof(symbol.sum)));
+      KS_RETURN_IF_ERROR(d.Raw(&symbol.check, sizeof(symbol.check)));
+    }
+  }
+  return Status::Ok();
+}
+
 void EncodeSummary(Encoder* e, const merkle::NodeSummary& s) {
   e->Varint(s.count);
   for (uint64_t lane : s.sum) e->Raw(&lane, sizeof(lane));  // little-endian hosts only (x86, arm)

@@ -42,7 +42,12 @@ enum class Msg : uint8_t {
   kPutState = 20,   // client (write): version vector, first-seen times -> kStateSaved
   kStateSaved = 21,
   kSketch = 22,         // client: per table: name, first and end symbol -> kSketchSymbols
-  kSketchSymbols = 23,  // server: per table: count, then (8-byte sum, 4-byte check) each
+  kSketchSymbols = 23,  // per table: count, then (8-byte sum, 4-byte check) each
+  // Pull by reconciliation, run by the server (which has the rows):
+  kReconcile = 24,   // client: schema text, per table: name, root -> kWant* then kBundleData*, kBundleEnd
+  kWant = 25,        // server: like kSketch, answered by the client's kSketchSymbols
+  kBundleData = 26,  // server: the bundle, in chunks
+  kBundleEnd = 27,   // server: symbols received
 };
 
 class Encoder {
@@ -139,6 +144,13 @@ void EncodeCounted(Encoder* e, const std::string& digest, const LeafRows::Counte
                    bool with_text);
 // Decodes one kRowBatch payload into *rows.
 Status DecodeRowBatch(std::string_view payload, LeafRows* rows);
+
+// kSketch / kWant requests and kSketchSymbols answers.
+void EncodeSketchRequests(Encoder* e, const std::vector<SketchPeer::Request>& requests);
+Status DecodeSketchRequests(Decoder* d, std::vector<SketchPeer::Request>* requests);
+void EncodeSymbols(Encoder* e, const std::vector<merkle::CodedSymbol>& symbols);
+Status DecodeSymbolLists(std::string_view payload, size_t expected,
+                         std::vector<std::vector<merkle::CodedSymbol>>* out);
 
 void EncodeSummary(Encoder* e, const merkle::NodeSummary& s);
 void EncodePrint(Encoder* e, const merkle::NodePrint& p);

@@ -1,0 +1,61 @@
+// NewLocalSketchPeer: coded symbols of a replica's own rows, for the side of
+// a set reconciliation that has the rows at hand.
+
+#include <algorithm>
+#include <map>
+
+#include "diff/diff.h"
+
+namespace kuzusync {
+namespace {
+
+class LocalSketchPeer final : public SketchPeer {
+ public:
+  LocalSketchPeer(Replica* replica, int threads) : replica_(replica), threads_(threads) {}
+
+  Status Symbols(const std::vector<Request>& requests,
+                 std::vector<std::vector<merkle::CodedSymbol>>* out) override {
+    std::vector<const TableSchema*> fresh;
+    for (const Request& r : requests) {
+      const TableSchema* table = replica_->schema().Find(r.table);
+      const Replica::Table* hashed = replica_->FindTable(r.table);
+      if (table == nullptr || hashed == nullptr) return Status::NotFound("no table " + r.table);
+      if (r.begin > r.end || r.end > 4 * hashed->root.count + (1u << 16)) {
+        return Status::InvalidArgument("sketch request for " + r.table + " out of range");
+      }
+      if (sketches_.count(r.table) == 0 && std::find(fresh.begin(), fresh.end(), table) == fresh.end()) {
+        fresh.push_back(table);
+      }
+    }
+    std::vector<std::vector<uint64_t>> elements;
+    KS_RETURN_IF_ERROR(CollectElementsOfTables(replica_->rows(), fresh, threads_, &elements));
+    for (size_t i = 0; i < fresh.size(); ++i) {
+      Sketch& sketch = sketches_[fresh[i]->name];
+      for (uint64_t element : elements[i]) sketch.encoder.Add(element);
+    }
+    out->clear();
+    for (const Request& r : requests) {
+      Sketch& sketch = sketches_[r.table];
+      sketch.encoder.Extend(r.end, &sketch.symbols);
+      out->emplace_back(sketch.symbols.begin() + r.begin, sketch.symbols.begin() + r.end);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  struct Sketch {
+    merkle::SketchEncoder encoder;
+    std::vector<merkle::CodedSymbol> symbols;
+  };
+  Replica* replica_;
+  int threads_;
+  std::map<std::string, Sketch> sketches_;
+};
+
+}  // namespace
+
+std::unique_ptr<SketchPeer> NewLocalSketchPeer(Replica* replica, int threads) {
+  return std::make_unique<LocalSketchPeer>(replica, threads);
+}
+
+}  // namespace kuzusync
