@@ -690,7 +690,15 @@ test('7. a change set reconciliation cannot see (old and new row share an elemen
   const { srv, tls, tok } = await daemonFor(t, dir, root);
   const before = referenceDiff(a, rep);
   assert.equal(before.tables.User.changed, 1, JSON.stringify(before.tables.User));
-  const j = transfer('push', a, srv.url('main'), ['--delete', '--ca-file', tls.ca, '--token-file', tok.tokens.rw]).json;
+  const args = ['--delete', '--ca-file', tls.ca, '--token-file', tok.tokens.rw];
+  const j = transfer('push', a, srv.url('main'), args).json;
   assert.equal(j.changed, true);
   assertSame(a, rep, 'push --delete of a change the sketch cannot see');
+
+  // The other way: the daemon has A, a local B pulls it.
+  copyDir(a, path.join(root, 'source'));
+  const local = copyDir(b, path.join(dir, 'local'));
+  const p = transfer('pull', srv.url('source'), local, args).json;
+  assert.equal(p.changed, true);
+  assertSame(a, local, 'pull --delete of a change the sketch cannot see');
 });
