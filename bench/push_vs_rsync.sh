@@ -23,6 +23,7 @@
 # *.inserts.csv members concatenated and compressed with zstd -3.
 # Goals: kuzusync wire bytes <= 1/10 of rsync's and <= 3x the changed rows
 # (zstd -3); kuzusync wall <= rsync wall; seed case < 10 KB on the wire.
+# Last: the same data pulled (kuzusync pull --delete vs rsync from the daemon).
 # Set KUZUSYNC to the binary to use (copy it first if others rebuild build/).
 set -euo pipefail
 export LC_ALL=C
@@ -191,4 +192,41 @@ echo "== seed: 10,000-row User table -> replica lacking 10 rows"
 bench_case seed "$WORK/seedA" "$WORK/seedB"
 summary seed
 echo "   goal seed wire bytes < 10 KB (10240 B): ${KS_BYTES} B: $(v "$KS_BYTES < 10240"); rsync for reference: $RS_BYTES B"
+# The other direction: CHANGED served by each daemon, pulled into a fresh
+# local copy of BASE (no goal in the issue; the same reconciliation, run by
+# the server).
+echo "== pull: CHANGED on the daemon -> fresh local copy of $BASE"
+rm -rf "${KSROOT:?}/pullsrc" "${RSROOT:?}/base"
+cp -a "$CHANGED" "$KSROOT/pullsrc"
+cp -a "$CHANGED" "$RSROOT/base"
+PULL_KS_WALL="" PULL_RS_WALL=""
+for ((r = 1; r <= REPS; r++)); do
+  rm -rf "$WORK/pull-ks" "$WORK/pull-rs"
+  cp -a "$BASE" "$WORK/pull-ks"
+  cp -a "$BASE" "$WORK/pull-rs"
+  cat "$WORK/pull-ks"/* "$WORK/pull-rs"/* "$KSROOT/pullsrc"/* >/dev/null
+  t0=$(now)
+  "$KUZUSYNC" pull "kuzusync://127.0.0.1:$KSPORT/pullsrc" "$WORK/pull-ks" --delete --insecure \
+    --token-file "$WORK/token" --json >"$WORK/pull.json"
+  t1=$(now)
+  w=$(elapsed "$t0" "$t1")
+  b=$(($(jget "$WORK/pull.json" bytes_sent) + $(jget "$WORK/pull.json" bytes_received)))
+  "$KUZUSYNC" diff "$CHANGED" "$WORK/pull-ks" >/dev/null || { echo "kuzusync pull result differs" >&2; exit 1; }
+  echo "  pull rep $r kuzusync: wall ${w}s wire $b B  $(cat "$WORK/pull.json")"
+  if [[ -z $PULL_KS_WALL ]] || awk -v a="$w" -v c="$PULL_KS_WALL" 'BEGIN { exit !(a < c) }'; then
+    PULL_KS_WALL=$w PULL_KS_BYTES=$b
+  fi
+  t0=$(now)
+  rsync -az --delete --stats "rsync://127.0.0.1:$RSPORT/base/" "$WORK/pull-rs/" >"$WORK/pull.rsync"
+  t1=$(now)
+  w=$(elapsed "$t0" "$t1")
+  b=$(($(rs_stat "$WORK/pull.rsync" "Total bytes sent") + $(rs_stat "$WORK/pull.rsync" "Total bytes received")))
+  diff -r "$CHANGED" "$WORK/pull-rs" >/dev/null || { echo "rsync pull result differs" >&2; exit 1; }
+  echo "  pull rep $r rsync:    wall ${w}s wire $b B"
+  if [[ -z $PULL_RS_WALL ]] || awk -v a="$w" -v c="$PULL_RS_WALL" 'BEGIN { exit !(a < c) }'; then
+    PULL_RS_WALL=$w PULL_RS_BYTES=$b
+  fi
+done
+echo "-- pull: kuzusync best wall ${PULL_KS_WALL}s, wire ${PULL_KS_BYTES} B; rsync best wall ${PULL_RS_WALL}s, wire ${PULL_RS_BYTES} B"
+echo "   ratio kuzusync/rsync bytes: $(ratio "$PULL_KS_BYTES" "$PULL_RS_BYTES"); wall: $(ratio "$PULL_KS_WALL" "$PULL_RS_WALL")"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -150,6 +150,7 @@ struct Reconciliation {
   const TableSchema* table = nullptr;
   std::unique_ptr<merkle::SketchDecoder> decoder;
   uint64_t limit = 0;  // give up past this many symbols
+  std::vector<uint64_t> only_a, only_b;  // the elements found
 };
 
 }  // namespace
@@ -185,25 +186,34 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
   }
 
   // A's elements are listed while B lists its own for the first request.
+  // An empty table in B needs no symbols: all of A's rows are new there
+  // (the first push to a replica made from an empty database).
+  std::vector<Reconciliation*> open;
+  std::vector<SketchPeer::Request> requests;
+  for (Reconciliation& r : pending) {
+    if (b->FindTable(r.table->name)->root.count == 0) continue;
+    open.push_back(&r);
+    requests.push_back({r.table->name, 0, kFirstSymbols});
+  }
   std::vector<std::vector<uint64_t>> elements;
   Status listed;
   std::thread lister([&] { listed = CollectElementsOfTables(a->rows(), differing, options.threads, &elements); });
-  std::vector<SketchPeer::Request> requests;
-  for (const TableSchema* table : differing) requests.push_back({table->name, 0, kFirstSymbols});
   std::vector<std::vector<merkle::CodedSymbol>> symbols;
   Status asked = requests.empty() ? Status::Ok() : b_peer->Symbols(requests, &symbols);
   lister.join();
   KS_RETURN_IF_ERROR(listed);
   KS_RETURN_IF_ERROR(asked);
   KS_RETURN_IF_ERROR(RunInParallel(pending.size(), options.threads, [&](size_t i) {
-    pending[i].decoder = std::make_unique<merkle::SketchDecoder>(elements[i]);
+    if (b->FindTable(pending[i].table->name)->root.count == 0) {
+      pending[i].only_a = std::move(elements[i]);
+    } else {
+      pending[i].decoder = std::make_unique<merkle::SketchDecoder>(elements[i]);
+    }
     return Status::Ok();
   }));
   elements.clear();
 
   // Then one round trip per step, for every table still undecoded.
-  std::vector<Reconciliation*> open;
-  for (Reconciliation& r : pending) open.push_back(&r);
   while (!open.empty()) {
     if (symbols.size() != requests.size()) return Status::Corrupt("peer answered the wrong number of sketches");
     for (size_t i = 0; i < open.size(); ++i) {
@@ -218,7 +228,12 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
     }));
     std::vector<Reconciliation*> still_open;
     for (Reconciliation* r : open) {
-      if (!r->decoder->decoded()) still_open.push_back(r);
+      if (!r->decoder->decoded()) {
+        still_open.push_back(r);
+        continue;
+      }
+      r->only_a = r->decoder->only_local();
+      r->only_b = r->decoder->only_remote();
     }
     open = std::move(still_open);
     if (open.empty()) break;
@@ -238,7 +253,7 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
   // A's rows that B lacks, table by table side by side.
   std::vector<LeafRows> rows(pending.size());
   KS_RETURN_IF_ERROR(RunInParallel(pending.size(), options.threads, [&](size_t i) {
-    return a->rows()->CollectRowsByElement(*pending[i].table, pending[i].decoder->only_local(), true,
+    return a->rows()->CollectRowsByElement(*pending[i].table, pending[i].only_a, true,
                                            &rows[i]);
   }));
 
@@ -255,13 +270,13 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
     }
     uint64_t found = rows[i].by_key.size();
     for (const auto& [digest, row] : rows[i].by_digest) found += row.count;
-    if (found != r.decoder->only_local().size()) {
+    if (found != r.only_a.size()) {
       return Status::Corrupt("set reconciliation of table " + table.name + " named rows " + a->label() +
                              " does not have");
     }
     // Rows a sketch cannot tell apart (equal elements) leave the counts or
     // the roots unexplained; the caller then compares trees.
-    const uint64_t only_a = r.decoder->only_local().size(), only_b = r.decoder->only_remote().size();
+    const uint64_t only_a = r.only_a.size(), only_b = r.only_b.size();
     if (t->rows_a + only_b != t->rows_b + only_a || only_a + only_b == 0) {
       return Status::Corrupt("set reconciliation of table " + table.name +
                              " found a difference that does not explain the tables' row counts and roots");
@@ -275,11 +290,11 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
     // B's old version of a node row A sends is replaced by key anyway.
     std::set<uint64_t> sent_keys;
     if (table.kind == TableKind::kNode) {
-      for (uint64_t e : r.decoder->only_local()) sent_keys.insert(e & merkle::kNodeSketchKeyBits);
+      for (uint64_t e : r.only_a) sent_keys.insert(e & merkle::kNodeSketchKeyBits);
     }
     std::vector<uint64_t> drops;
     uint64_t replaced = 0;
-    for (uint64_t e : r.decoder->only_remote()) {
+    for (uint64_t e : r.only_b) {
       if (sent_keys.count(e & merkle::kNodeSketchKeyBits) != 0) {
         ++replaced;
       } else {
@@ -289,7 +304,7 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
     std::sort(drops.begin(), drops.end());
     // With deletes the table ends up as A's: its root is A's root.
     KS_RETURN_IF_ERROR(delta.DropRows(table.name, drops, t->root_a));
-    t->only_in_a = r.decoder->only_local().size() - replaced;
+    t->only_in_a = r.only_a.size() - replaced;
     t->only_in_b = drops.size();
     t->changed = replaced;
     if (t->differs()) diff.identical = false;

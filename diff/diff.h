@@ -57,6 +57,9 @@ struct TableTree {
   std::string table;
   TableKind kind = TableKind::kNode;
   merkle::Tree tree;
+  // With HashExports' with_elements, for a table that was hashed (not
+  // found in the cache): its rows' set-reconciliation elements.
+  std::optional<std::vector<uint64_t>> elements;
 };
 
 // Hashes one table of an export in one streaming pass. A duplicate primary
@@ -64,15 +67,21 @@ struct TableTree {
 // Leaves hold about leaf_rows rows (merkle::kTargetLeafRows locally,
 // merkle::kNetworkLeafRows when the other side is remote).
 // Up to `threads` threads hash while the calling thread parses (0: all cores).
+// With `elements`, also the rows' set-reconciliation elements (what
+// RowSource::CollectElements lists), in the same pass.
 Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const TableSchema& table,
-                               uint64_t leaf_rows = merkle::kTargetLeafRows, int threads = 0);
+                               uint64_t leaf_rows = merkle::kTargetLeafRows, int threads = 0,
+                               std::vector<uint64_t>* elements = nullptr);
 
 // Hashes the named tables (all when `tables` is empty) of each export, using
 // up to `threads` threads across all of them. result[i] belongs to exports[i].
+// with_elements: tables that are hashed (not found in the cache) come with
+// their elements too.
 Result<std::vector<std::vector<TableTree>>> HashExports(
     Env* env, const std::vector<const ExportDir*>& exports,
     const std::vector<std::vector<std::string>>& tables, int threads,
-    uint64_t leaf_rows = merkle::kTargetLeafRows, TreeCache* cache = nullptr);
+    uint64_t leaf_rows = merkle::kTargetLeafRows, TreeCache* cache = nullptr,
+    bool with_elements = false);
 
 // ---- The comparison, behind interfaces a remote replica can implement ---
 
@@ -184,10 +193,15 @@ class ExportRowSource final : public RowSource {
   Status CollectElements(const TableSchema& table, std::vector<uint64_t>* out) override;
   Status CollectRowsByElement(const TableSchema& table, const std::vector<uint64_t>& elements,
                              bool keep_rows, LeafRows* out) override;
+  // Elements found while hashing: CollectElements then need not scan.
+  void KnowElements(const std::string& table, std::vector<uint64_t> elements) {
+    known_elements_[table] = std::move(elements);
+  }
 
  private:
   Env* env_;
   const ExportDir* export_;
+  std::map<std::string, std::vector<uint64_t>> known_elements_;
 };
 
 // ---- Results ------------------------------------------------------------
@@ -282,11 +296,14 @@ class Replica {
 class LocalReplica final : public Replica {
  public:
   // Hashes the named tables (all when empty) with up to `threads` threads.
+  // with_elements: keep the set-reconciliation elements of the tables it
+  // hashes (8 bytes a row), for rows()->CollectElements.
   static Result<std::unique_ptr<LocalReplica>> Open(Env* env, const std::string& dir,
                                                     const std::vector<std::string>& tables,
                                                     int threads,
                                                     uint64_t leaf_rows = merkle::kTargetLeafRows,
-                                                    TreeCache* cache = nullptr);
+                                                    TreeCache* cache = nullptr,
+                                                    bool with_elements = false);
 
   std::string label() const override { return export_.dir; }
   const Schema& schema() const override { return export_.schema; }

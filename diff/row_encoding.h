@@ -68,7 +68,9 @@ class RowElements {
   // Rows whose key bits no wanted element has may be skipped without
   // calling Next: identical rows share their key, so copies still count.
   uint64_t Next(uint64_t key_hash, const merkle::RowDigest& digest) {
-    const uint64_t print = merkle::RowPrint(digest);
+    return Next(key_hash, merkle::RowPrint(digest));
+  }
+  uint64_t Next(uint64_t key_hash, uint64_t print) {
     if (kind_ == TableKind::kNode) return merkle::NodeSketchElement(key_hash, print);  // one row per key
     return merkle::RelSketchElement(key_hash, print, CopiesBefore(print));
   }

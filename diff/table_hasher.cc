@@ -219,7 +219,7 @@ constexpr uint64_t kPipelineMinBytes = 256 << 10;  // below this, threads cost m
 }  // namespace
 
 Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const TableSchema& table,
-                               uint64_t leaf_rows, int threads) {
+                               uint64_t leaf_rows, int threads, std::vector<uint64_t>* elements) {
   uint64_t total_bytes = 0;
   for (const DataFile* file : export_dir.FilesOf(table.name)) total_bytes += file->size_bytes;
   // The builder keeps 8^depth leaves and cuts the tree down to the depth the
@@ -240,12 +240,16 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
   const int workers = std::max(threads, 1);
   std::vector<merkle::TreeBuilder> builders;
   std::vector<DuplicateKeyFinder> finders(is_node ? workers : 0);
+  // (key hash, print) of every row, per worker, when elements are wanted.
+  std::vector<std::vector<std::pair<uint64_t, uint64_t>>> prints(elements != nullptr ? workers : 0);
   for (int t = 0; t < workers; ++t) builders.emplace_back(build_depth, leaf_rows);
   auto absorb = [&](int worker, std::string_view key, std::string_view row,
                     merkle::RowHasher* hasher) {
     uint64_t key_hash = merkle::KeyHash(key);
-    builders[worker].Add(key_hash, hasher->Digest(row));
+    const merkle::RowDigest digest = hasher->Digest(row);
+    builders[worker].Add(key_hash, digest);
     if (is_node) finders[worker].Add(key_hash);
+    if (elements != nullptr) prints[worker].emplace_back(key_hash, merkle::RowPrint(digest));
   };
   BatchQueue queue(static_cast<size_t>(2 * workers));
   std::vector<std::thread> hashers;
@@ -303,18 +307,28 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
     std::unordered_set<uint64_t> suspects = DuplicateKeyFinder::Suspects(&finders);
     if (!suspects.empty()) KS_RETURN_IF_ERROR(FindDuplicateKey(env, export_dir, table, suspects));
   }
+  if (elements != nullptr) {
+    // Copies of identical rows are numbered in whatever order they came:
+    // the set of elements is the same.
+    RowElements numbering(table.kind);
+    elements->clear();
+    for (const auto& worker_prints : prints) {
+      for (const auto& [key_hash, print] : worker_prints) elements->push_back(numbering.Next(key_hash, print));
+    }
+  }
   return std::move(builders[0]).Finish();
 }
 
 Result<std::vector<std::vector<TableTree>>> HashExports(
     Env* env, const std::vector<const ExportDir*>& exports,
     const std::vector<std::vector<std::string>>& tables, int threads, uint64_t leaf_rows,
-    TreeCache* cache) {
+    TreeCache* cache, bool with_elements) {
   struct Job {
     size_t export_index;
     const TableSchema* table;
     uint64_t bytes;
     std::optional<Result<merkle::Tree>> result;
+    std::optional<std::vector<uint64_t>> elements;
   };
   std::vector<Job> jobs;
   std::vector<std::string> cache_keys;
@@ -331,10 +345,10 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
       std::optional<merkle::Tree> cached;
       if (!key.empty()) cached = cache->Lookup(key);
       if (cached) {
-        jobs.push_back({e, &table, bytes, Result<merkle::Tree>(std::move(*cached))});
+        jobs.push_back({e, &table, bytes, Result<merkle::Tree>(std::move(*cached)), std::nullopt});
         key.clear();  // nothing to store
       } else {
-        jobs.push_back({e, &table, bytes, std::nullopt});
+        jobs.push_back({e, &table, bytes, std::nullopt, std::nullopt});
         total_bytes += bytes;
       }
       cache_keys.push_back(std::move(key));
@@ -354,7 +368,9 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
     Job& job = jobs[i];
     if (job.result) continue;  // from the cache
     if (threads > 1 && job.bytes * threads > total_bytes) {
-      job.result = HashTable(env, *exports[job.export_index], *job.table, leaf_rows, threads);
+      if (with_elements) job.elements.emplace();
+      job.result = HashTable(env, *exports[job.export_index], *job.table, leaf_rows, threads,
+                             job.elements ? &*job.elements : nullptr);
     } else {
       shared.push_back(i);
     }
@@ -363,7 +379,9 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
   auto worker = [&] {
     for (size_t n; (n = next.fetch_add(1)) < shared.size();) {
       Job& job = jobs[shared[n]];
-      job.result = HashTable(env, *exports[job.export_index], *job.table, leaf_rows, 1);
+      if (with_elements) job.elements.emplace();
+      job.result = HashTable(env, *exports[job.export_index], *job.table, leaf_rows, 1,
+                             job.elements ? &*job.elements : nullptr);
     }
   };
   std::vector<std::thread> pool;
@@ -376,7 +394,8 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
     Job& job = jobs[j];
     if (!job.result->ok()) return job.result->status();
     if (!cache_keys[j].empty()) cache->Store(cache_keys[j], job.result->value());
-    out[job.export_index].push_back({job.table->name, job.table->kind, std::move(*job.result).value()});
+    out[job.export_index].push_back(
+        {job.table->name, job.table->kind, std::move(*job.result).value(), std::move(job.elements)});
   }
   return out;
 }
@@ -458,6 +477,11 @@ Status ForEachElement(Env* env, const ExportDir& export_dir, const TableSchema& 
 }  // namespace
 
 Status ExportRowSource::CollectElements(const TableSchema& table, std::vector<uint64_t>* out) {
+  auto known = known_elements_.find(table.name);
+  if (known != known_elements_.end()) {
+    *out = known->second;
+    return Status::Ok();
+  }
   return ForEachElement(env_, *export_, table,
                         [&](const RowEncoder&, const RowView&, std::string_view,
                             const merkle::RowDigest&, uint64_t element) {

@@ -229,7 +229,7 @@ const Replica::Table* Replica::FindTable(std::string_view name) const {
 Result<std::unique_ptr<LocalReplica>> LocalReplica::Open(Env* env, const std::string& dir,
                                                          const std::vector<std::string>& tables,
                                                          int threads, uint64_t leaf_rows,
-                                                         TreeCache* cache) {
+                                                         TreeCache* cache, bool with_elements) {
   KS_ASSIGN_OR_RETURN(ExportDir export_dir, OpenExport(env, dir));
   std::unique_ptr<LocalReplica> replica(new LocalReplica(env, std::move(export_dir)));
   std::vector<std::string> wanted;
@@ -237,11 +237,13 @@ Result<std::unique_ptr<LocalReplica>> LocalReplica::Open(Env* env, const std::st
     if (replica->export_.schema.Find(t) != nullptr) wanted.push_back(t);
   }
   if (!tables.empty() && wanted.empty()) return replica;  // none of them is here
-  KS_ASSIGN_OR_RETURN(auto trees,
-                      HashExports(env, {&replica->export_}, {wanted}, threads, leaf_rows, cache));
+  KS_ASSIGN_OR_RETURN(auto trees, HashExports(env, {&replica->export_}, {wanted}, threads, leaf_rows,
+                                               cache, with_elements));
   replica->trees_ = std::move(trees[0]);
-  for (const TableTree& t : replica->trees_) {
+  for (TableTree& t : replica->trees_) {
     replica->tables_.push_back({t.table, t.kind, t.tree.depth(), t.tree.root()});
+    if (t.elements) replica->rows_.KnowElements(t.table, std::move(*t.elements));
+    t.elements.reset();
   }
   return replica;
 }

@@ -121,7 +121,8 @@ class Remote final : public RemoteReplica, public SketchPeer {
   Result<uint64_t> ReconcileInto(Replica* local, const std::string& bundle_path, int threads) override;
 
   Status Open(const std::vector<std::string>& tables, uint64_t leaf_rows,
-              const std::string& expected_root, bool want_state, const std::string& replica_id);
+              const std::string& expected_root, bool want_state, const std::string& replica_id,
+              bool want_elements);
   bool unchanged() const override { return unchanged_; }
   Result<State> GetState(const std::vector<SeenVersion>& queries) override;
   Status PutState(const StateUpdate& state) override;
@@ -275,13 +276,16 @@ class RemoteRowSource final : public RowSource {
 };
 
 Status Remote::Open(const std::vector<std::string>& tables, uint64_t leaf_rows,
-                    const std::string& expected_root, bool want_state, const std::string& replica_id) {
+                    const std::string& expected_root, bool want_state, const std::string& replica_id,
+                    bool want_elements) {
   Encoder e;
   e.Varint(tables.size());
   for (const std::string& t : tables) e.Bytes(t);
   e.Varint(leaf_rows);
-  if (!expected_root.empty() || want_state) e.Bytes(expected_root);
-  if (want_state) e.Varint(1).Bytes(replica_id);
+  // Optional fields, each sent when it or a later one is.
+  if (!expected_root.empty() || want_state || want_elements) e.Bytes(expected_root);
+  if (want_state || want_elements) e.Varint(want_state ? 1 : 0).Bytes(replica_id);
+  if (want_elements) e.Varint(1);
   std::string answer;
   KS_RETURN_IF_ERROR(Call(Msg::kOpen, e.str(), Msg::kTrees, &answer));
   Decoder d(answer);
@@ -540,7 +544,8 @@ Result<std::unique_ptr<RemoteReplica>> RemoteReplica::Connect(Env* env, const Re
   auto remote = std::make_unique<Remote>(spec.text, std::move(stream), std::move(server));
   remote->env = env;
   KS_RETURN_IF_ERROR(remote->Hello(replica, token, access));
-  KS_RETURN_IF_ERROR(remote->Open(tables, options.tree_leaf_rows, options.expected_root, options.want_state, options.replica_id));
+  KS_RETURN_IF_ERROR(remote->Open(tables, options.tree_leaf_rows, options.expected_root,
+                                  options.want_state, options.replica_id, options.want_elements));
   return std::unique_ptr<RemoteReplica>(std::move(remote));
 }
 
@@ -552,7 +557,8 @@ Result<std::unique_ptr<Replica>> OpenReplica(Env* env, const std::string& where,
     std::unique_ptr<TreeCache> cache;
     if (options.use_tree_cache) cache = OpenReplicaTreeCache(where);
     KS_ASSIGN_OR_RETURN(auto local, LocalReplica::Open(env, where, tables, options.threads,
-                                                       options.tree_leaf_rows, cache.get()));
+                                                       options.tree_leaf_rows, cache.get(),
+                                                       options.want_elements));
     return std::unique_ptr<Replica>(std::move(local));
   }
   KS_ASSIGN_OR_RETURN(auto remote, RemoteReplica::Connect(env, spec, options, access, tables));

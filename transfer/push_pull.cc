@@ -34,6 +34,7 @@ Result<TransferReport> Transfer(Env* env, const std::string& from, const std::st
   KS_ASSIGN_OR_RETURN(RemoteSpec to_spec, ParseRemote(to));
   ConnectOptions connect = options.connect;
   connect.threads = options.threads;
+  connect.want_elements = options.deletes;  // see Method
   progress("hashing " + from);
   KS_ASSIGN_OR_RETURN(auto source, OpenReplica(env, from, connect, Access::kRead, {}));
   uint64_t source_rows = 0;

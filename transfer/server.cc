@@ -164,11 +164,13 @@ class Session {
     if (!d.done()) KS_RETURN_IF_ERROR(d.Bytes(&expected_root, 256));
     if (!d.done()) KS_RETURN_IF_ERROR(d.Varint(&want_state));
     if (!d.done()) KS_RETURN_IF_ERROR(d.Bytes(&client, 256));
+    uint64_t want_elements = 0;  // push/pull --delete: reconciliation will follow
+    if (!d.done()) KS_RETURN_IF_ERROR(d.Varint(&want_elements));
     client_ = client;
     sketches_.reset();
     all_tables_ = tables.empty();
     KS_ASSIGN_OR_RETURN(replica_, LocalReplica::Open(options_.env, dir_, tables, options_.threads,
-                                                     leaf_rows, Cache()));
+                                                     leaf_rows, Cache(), want_elements != 0));
     Encoder e;
     if (!expected_root.empty() && ReplicaRoot(*replica_) == expected_root) {
       // Unchanged: no schema, no table list, a few bytes on the wire.

@@ -66,6 +66,9 @@ struct ConnectOptions {
   std::string expected_root;
   bool want_state = false;  // sync: the remote's id and version vector come with its trees
   std::string replica_id;   // sync: this replica's id
+  // Keep the rows' set-reconciliation elements while hashing (push and
+  // pull --delete): the reconciliation then need not scan the tables again.
+  bool want_elements = false;
 };
 
 enum class Access { kRead, kWrite };

@@ -242,6 +242,25 @@ TEST_F(ApplyTest, SketchBundleTurnsBIntoA) {
   EXPECT_EQ(cypher.code(), Status::Code::kRefused) << cypher.ToString();
 }
 
+// The first push to a replica made from an empty database: no symbols at
+// all for a table B has no rows of.
+TEST_F(ApplyTest, SketchOfAnEmptyTableNeedsNoSymbols) {
+  WriteExport("/a", "1,ann,30\n2,bob,41\n", "");
+  WriteExport("/b", "", "");
+  auto a = LocalReplica::Open(env_, "/a", {}, 1);
+  auto b = LocalReplica::Open(env_, "/b", {}, 1);
+  ASSERT_TRUE(a.ok() && b.ok());
+  CountingSketchPeer peer(b->get());
+  DiffReport report;
+  auto manifest = WriteBundleBySketch(env_, a->get(), b->get(), &peer, "/bundle.kzb", {}, &report);
+  ASSERT_TRUE(manifest.ok()) << manifest.status().ToString();
+  EXPECT_EQ(peer.round_trips, 0);
+  EXPECT_EQ(report.stats.comparisons, 0u);
+  EXPECT_EQ(Table(report, "User").only_in_a, 2u);
+  ASSERT_TRUE(ApplyBundle(env_, "/bundle.kzb", "/b", {}).ok());
+  EXPECT_TRUE(Diff("/a", "/b").identical);
+}
+
 // A changed node row whose old and new elements agree (same key, prints
 // equal in their low 24 bits; found here by a birthday search) is invisible
 // to a sketch: WriteBundleBySketch must fail (a push then compares trees),

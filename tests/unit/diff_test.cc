@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <set>
+
 #include "diff/diff.h"
 
 namespace kuzusync {
@@ -105,6 +108,28 @@ TEST_F(DiffTest, RelsAreMultisetsOfWholeRows) {
   EXPECT_EQ(follows.only_in_a, 2u);
   EXPECT_EQ(follows.only_in_b, 1u);
   EXPECT_EQ(follows.changed, 0u);
+}
+
+// Set-reconciliation elements: every copy of an identical rel row is its
+// own element, and hashing finds the same elements as a scan.
+TEST_F(DiffTest, CopiesOfARelRowAreDistinctElements) {
+  WriteExport("/a", Users(0, 5), "1,2,2020\n1,2,2020\n1,2,2020\n2,1,2019\n");
+  auto a = OpenExport(env_.get(), "/a");
+  ASSERT_TRUE(a.ok());
+  const TableSchema& follows = *a->schema.Find("Follows");
+  ExportRowSource rows(env_.get(), &a.value());
+  std::vector<uint64_t> scanned, hashed;
+  ASSERT_TRUE(rows.CollectElements(follows, &scanned).ok());
+  ASSERT_TRUE(HashTable(env_.get(), a.value(), follows, merkle::kTargetLeafRows, 1, &hashed).ok());
+  std::sort(scanned.begin(), scanned.end());
+  std::sort(hashed.begin(), hashed.end());
+  EXPECT_EQ(scanned, hashed);
+  EXPECT_EQ(std::set<uint64_t>(scanned.begin(), scanned.end()).size(), 4u);
+  LeafRows found;
+  ASSERT_TRUE(rows.CollectRowsByElement(follows, {scanned[0], scanned[1]}, false, &found).ok());
+  uint64_t copies = 0;
+  for (const auto& [digest, row] : found.by_digest) copies += row.count;
+  EXPECT_EQ(copies, 2u);
 }
 
 TEST_F(DiffTest, TreesOfDifferentDepthsStillCompareExactly) {
@@ -248,10 +273,18 @@ TEST(HashTableTest, PipelinedHashingMatchesInlineHashing) {
   auto tree2 = HashTable(env.get(), half2.value(), users);
   ASSERT_TRUE(tree1.ok() && tree2.ok());
   const int depth = std::min(tree1->depth(), tree2->depth());
+  ExportRowSource rows(env.get(), &one.value());
+  std::vector<uint64_t> scanned;
+  ASSERT_TRUE(rows.CollectElements(users, &scanned).ok());
+  std::sort(scanned.begin(), scanned.end());
   for (int threads : {1, 3}) {
-    auto piped = HashTable(env.get(), one.value(), users, merkle::kTargetLeafRows, threads);
+    std::vector<uint64_t> elements;
+    auto piped = HashTable(env.get(), one.value(), users, merkle::kTargetLeafRows, threads, &elements);
     ASSERT_TRUE(piped.ok()) << piped.status().ToString();
     EXPECT_EQ(piped->rows(), 80000u);
+    // The elements found while hashing are those a scan lists.
+    std::sort(elements.begin(), elements.end());
+    EXPECT_EQ(elements, scanned) << "threads " << threads;
     // Node values are sums: the whole is the sum of its halves, leaf by leaf.
     merkle::Tree cut = piped->Truncated(depth);
     for (uint64_t i = 0; i < cut.level(depth).size(); ++i) {
