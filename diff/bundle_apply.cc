@@ -289,7 +289,6 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
       pair_file.connection = connection;
       RowEncoder encoder(table, pair_file);
       merkle::RowHasher hasher;
-      RowElements elements(table.kind);
       std::string encoded;
       merkle::RowDigest digest;
       auto digest_of = [&](const RowView& row) {

@@ -166,9 +166,9 @@ class RowSource {
   // then asks for prints first and whole rows only where prints differ.
   virtual bool remote() const { return false; }
 
-  // Set reconciliation: the element (merkle::NodeSketchElement, or for rel
-  // rows merkle::SketchElement of print and copy number) of every row of
-  // `table`. Safe to call for several tables at once.
+  // Set reconciliation: the element (merkle::NodeSketchElement, or
+  // merkle::RelSketchElement with the copy number of identical rel rows) of
+  // every row of `table`. Safe to call for several tables at once.
   virtual Status CollectElements(const TableSchema& table, std::vector<uint64_t>* out) {
     return Status::Unsupported("this replica cannot list row elements");
   }

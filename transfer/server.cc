@@ -490,7 +490,9 @@ class Session {
     apply.threads = options_.threads;
     apply.cache = Cache();
     // The session hashed every table of the replica under the write lock
-    // it still holds: the replica is as it was then.
+    // it still holds, so the replica is as it was then. (Something that
+    // ignores the lock and rewrites it meanwhile still fails the apply's
+    // result-root check.)
     std::map<std::string, merkle::NodeSummary> roots;
     if (replica_ != nullptr && all_tables_) {
       for (const Replica::Table& t : replica_->tables()) roots[t.name] = t.root;
@@ -519,7 +521,7 @@ class Session {
   Access access_;
   std::unique_ptr<LocalReplica> replica_;
   std::unique_ptr<SketchPeer> sketches_;  // of replica_'s tables, for this session
-  bool all_tables_ = false;                      // replica_ hashed every table
+  bool all_tables_ = false;               // replica_ hashed every table
   std::unique_ptr<TreeCache> cache_;
   bool cache_opened_ = false;
   std::unique_ptr<SyncState> state_;
