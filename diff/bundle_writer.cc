@@ -159,7 +159,6 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
                                      const std::string& out_path, const BundleOptions& options,
                                      DiffReport* report) {
   const auto start = std::chrono::steady_clock::now();
-  if (!options.deletes) return Status::InvalidArgument("a sketch bundle always deletes");
   KS_RETURN_IF_ERROR(CheckSameTables(*a, *b));
   DiffReport diff;
   std::vector<Reconciliation> pending;
@@ -261,6 +260,7 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
   KS_RETURN_IF_ERROR(delta.Open());
   std::map<std::string, merkle::NodeSummary> roots_b;
   for (const Replica::Table& t : b->tables()) roots_b[t.name] = t.root;
+  std::vector<SketchPeer::Rows> kept;  // without deletes: B's surplus, per table
   for (size_t i = 0; i < pending.size(); ++i) {
     const Reconciliation& r = pending[i];
     const TableSchema& table = *r.table;
@@ -292,25 +292,46 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
     if (table.kind == TableKind::kNode) {
       for (uint64_t e : r.only_a) sent_keys.insert(e & merkle::kNodeSketchKeyBits);
     }
-    std::vector<uint64_t> drops;
+    std::vector<uint64_t> surplus;  // B's rows that stay unless deleted
     uint64_t replaced = 0;
     for (uint64_t e : r.only_b) {
       if (sent_keys.count(e & merkle::kNodeSketchKeyBits) != 0) {
         ++replaced;
       } else {
-        drops.push_back(e);
+        surplus.push_back(e);
       }
     }
-    std::sort(drops.begin(), drops.end());
-    // With deletes the table ends up as A's: its root is A's root.
-    KS_RETURN_IF_ERROR(delta.DropRows(table.name, drops, t->root_a));
+    std::sort(surplus.begin(), surplus.end());
     t->only_in_a = r.only_a.size() - replaced;
-    t->only_in_b = drops.size();
+    t->only_in_b = surplus.size();
     t->changed = replaced;
     if (t->differs()) diff.identical = false;
+    // With deletes the table ends up as A's; without, as A's plus B's surplus.
+    if (options.deletes) {
+      KS_RETURN_IF_ERROR(delta.DropRows(table.name, surplus));
+      delta.SetResultRoot(table.name, t->root_a);
+    } else if (!surplus.empty()) {
+      kept.push_back({table.name, std::move(surplus)});
+    } else {
+      delta.SetResultRoot(table.name, t->root_a);
+    }
+  }
+  if (!kept.empty()) {
+    std::vector<merkle::NodeSummary> sums;
+    KS_RETURN_IF_ERROR(b_peer->SumRows(kept, &sums));
+    if (sums.size() != kept.size()) return Status::Corrupt("peer answered the wrong number of row sums");
+    for (size_t i = 0; i < kept.size(); ++i) {
+      if (sums[i].count != kept[i].elements.size()) {
+        return Status::Corrupt("set reconciliation of table " + kept[i].table + " named rows " + b->label() +
+                               " does not have");
+      }
+      merkle::NodeSummary root = a->FindTable(kept[i].table)->root;
+      root.Add(sums[i]);
+      delta.SetResultRoot(kept[i].table, root);
+    }
   }
   KS_ASSIGN_OR_RETURN(Manifest manifest, delta.Finish(b->schema(), roots_b, a->schema(), out_path,
-                                                      options.pack, true));
+                                                      options.pack, options.deletes));
   diff.stats.elapsed_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (report != nullptr) *report = std::move(diff);

@@ -96,10 +96,9 @@ Status DeltaBuilder::DeleteRel(const std::string& table, const RelConnection& co
   return Append(delta::RelDeletes(table, connection), rows);
 }
 
-Status DeltaBuilder::DropRows(const std::string& table, const std::vector<uint64_t>& elements,
-                              const merkle::NodeSummary& result_root) {
+Status DeltaBuilder::DropRows(const std::string& table, const std::vector<uint64_t>& elements) {
+  if (elements.empty()) return Status::Ok();
   TableDelta& t = tables_[table];
-  t.result = result_root;
   t.deletes += elements.size();
   changes_ += elements.size();
   std::string lines;

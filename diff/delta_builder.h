@@ -35,11 +35,14 @@ class DeltaBuilder {
   Status DeleteRel(const std::string& table, const RelConnection& connection, const std::string& csv,
                    const merkle::RowDigest& digest, uint64_t copies = 1);
 
-  // Removes the destination's rows with these elements (merkle::SketchElement);
-  // the table's result root is then `result_root`, which the caller knows
-  // (the rows removed are not at hand to subtract).
-  Status DropRows(const std::string& table, const std::vector<uint64_t>& elements,
-                  const merkle::NodeSummary& result_root);
+  // Removes the destination's rows with these set-reconciliation elements.
+  Status DropRows(const std::string& table, const std::vector<uint64_t>& elements);
+  // The table's root after the delta, when the caller knows it better than
+  // the sum of what was added and removed (rows named by element are not at
+  // hand to subtract).
+  void SetResultRoot(const std::string& table, const merkle::NodeSummary& root) {
+    tables_[table].result = root;
+  }
 
   uint64_t changes() const { return changes_; }
 
@@ -56,7 +59,7 @@ class DeltaBuilder {
   struct TableDelta {
     merkle::NodeSummary delta;  // added minus removed (sums wrap around)
     uint64_t upserts = 0, deletes = 0;
-    std::optional<merkle::NodeSummary> result;  // set by DropRows
+    std::optional<merkle::NodeSummary> result;  // SetResultRoot
   };
   Status Append(const std::string& member, const std::string& data);
   Status Flush();

@@ -380,6 +380,14 @@ class SketchPeer {
   virtual ~SketchPeer() = default;
   virtual Status Symbols(const std::vector<Request>& requests,
                          std::vector<std::vector<merkle::CodedSymbol>>* out) = 0;
+  // Per table, the summary (count and digest sum) of the rows with these
+  // elements: what a bundle without deletes leaves in place, for its
+  // result root.
+  struct Rows {
+    std::string table;
+    std::vector<uint64_t> elements;
+  };
+  virtual Status SumRows(const std::vector<Rows>& rows, std::vector<merkle::NodeSummary>* out) = 0;
 };
 
 // A SketchPeer over a replica's own rows: a table's rows are listed (the
@@ -388,13 +396,15 @@ class SketchPeer {
 // refused: decoding never needs that many.
 std::unique_ptr<SketchPeer> NewLocalSketchPeer(Replica* replica, int threads);
 
-// WriteBundle (with deletes) for when B is across a network: the rows that
-// differ are found by set reconciliation with `b_peer` instead of a tree
-// descent, so the cost grows with the number of differing rows, not with
-// how they are spread. B's rows that A lacks are named by element in the
-// bundle (`<T>.drops`): only an export directory can apply such a bundle.
-// A must be local. Fills *report's tables (only_in_b counts rows removed or
-// replaced) and stats.comparisons (symbols received).
+// WriteBundle for when B is across a network: the rows that differ are
+// found by set reconciliation with `b_peer` instead of a tree descent, so
+// the cost grows with the number of differing rows, not with how they are
+// spread. With deletes, B's rows that A lacks are named by element in the
+// bundle (`<T>.drops`), and only an export directory can apply it; without,
+// the bundle holds A's new rows only, and the result root counts B's rows
+// it leaves (SketchPeer::SumRows). A must be local. Fills *report's tables
+// (only_in_b: rows removed, or without deletes kept) and stats.comparisons
+// (symbols received).
 Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPeer* b_peer,
                                      const std::string& out_path, const BundleOptions& options,
                                      DiffReport* report = nullptr);

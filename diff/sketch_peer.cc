@@ -13,6 +13,21 @@ class LocalSketchPeer final : public SketchPeer {
  public:
   LocalSketchPeer(Replica* replica, int threads) : replica_(replica), threads_(threads) {}
 
+  Status SumRows(const std::vector<Rows>& rows, std::vector<merkle::NodeSummary>* out) override {
+    out->assign(rows.size(), {});
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const TableSchema* table = replica_->schema().Find(rows[i].table);
+      if (table == nullptr) return Status::NotFound("no table " + rows[i].table);
+      LeafRows found;
+      KS_RETURN_IF_ERROR(replica_->rows()->CollectRowsByElement(*table, rows[i].elements, false, &found));
+      for (const auto& [key, row] : found.by_key) (*out)[i].Add(row.digest);
+      for (const auto& [digest, row] : found.by_digest) {
+        for (uint64_t c = 0; c < row.count; ++c) (*out)[i].Add(row.digest);
+      }
+    }
+    return Status::Ok();
+  }
+
   Status Symbols(const std::vector<Request>& requests,
                  std::vector<std::vector<merkle::CodedSymbol>>* out) override {
     std::vector<const TableSchema*> fresh;

@@ -117,8 +117,16 @@ class Remote final : public RemoteReplica, public SketchPeer {
     KS_RETURN_IF_ERROR(Call(Msg::kSketch, e.str(), Msg::kSketchSymbols, &answer));
     return wire::DecodeSymbolLists(answer, requests.size(), out);
   }
+  Status SumRows(const std::vector<Rows>& rows, std::vector<merkle::NodeSummary>* out) override {
+    Encoder e;
+    wire::EncodeRowsRequest(&e, rows);
+    std::string answer;
+    KS_RETURN_IF_ERROR(Call(Msg::kSumRows, e.str(), Msg::kRowSums, &answer));
+    return wire::DecodeSums(answer, rows.size(), out);
+  }
 
-  Result<uint64_t> ReconcileInto(Replica* local, const std::string& bundle_path, int threads) override;
+  Result<uint64_t> ReconcileInto(Replica* local, bool deletes, const std::string& bundle_path,
+                                 int threads) override;
 
   Status Open(const std::vector<std::string>& tables, uint64_t leaf_rows,
               const std::string& expected_root, bool want_state, const std::string& replica_id,
@@ -358,13 +366,15 @@ RowSource* Remote::rows() {
   return rows_.get();
 }
 
-Result<uint64_t> Remote::ReconcileInto(Replica* local, const std::string& bundle_path, int threads) {
+Result<uint64_t> Remote::ReconcileInto(Replica* local, bool deletes, const std::string& bundle_path,
+                                       int threads) {
   Encoder e;
   e.Bytes(SchemaText(local->schema())).Varint(local->tables().size());
   for (const Table& t : local->tables()) {
     e.Bytes(t.name);
     wire::EncodeSummary(&e, t.root);
   }
+  e.Varint(deletes ? 1 : 0);
   KS_RETURN_IF_ERROR(channel_.Send(Msg::kReconcile, e.str()));
   ++round_trips_;
   std::unique_ptr<SketchPeer> peer = NewLocalSketchPeer(local, threads);
@@ -384,6 +394,13 @@ Result<uint64_t> Remote::ReconcileInto(Replica* local, const std::string& bundle
       answer.Varint(symbols.size());
       for (const auto& list : symbols) wire::EncodeSymbols(&answer, list);
       KS_RETURN_IF_ERROR(channel_.Send(Msg::kSketchSymbols, answer.str()));
+      ++round_trips_;
+    } else if (type == Msg::kSumRows) {
+      std::vector<SketchPeer::Rows> rows;
+      KS_RETURN_IF_ERROR(wire::DecodeRowsRequest(payload, &rows));
+      std::vector<merkle::NodeSummary> sums;
+      KS_RETURN_IF_ERROR(peer->SumRows(rows, &sums));
+      KS_RETURN_IF_ERROR(channel_.Send(Msg::kRowSums, wire::EncodeSums(sums)));
       ++round_trips_;
     } else if (type == Msg::kBundleData) {
       KS_RETURN_IF_ERROR(out->Append(payload));

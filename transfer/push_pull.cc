@@ -18,8 +18,8 @@ void AddCounters(const TransferCounters& c, TransferCounters* total) {
 
 // How the bundle is made. Reconciliation ships about 17 bytes per
 // differing row where a tree descent ships node and row prints around every
-// change (bench/RESULTS.md); it needs a network peer that speaks it, a
-// local replica on the other side, and --delete.
+// change (bench/RESULTS.md); it needs a network peer that speaks it and a
+// local replica on the other side.
 enum class Method { kDescent, kPushBySketch, kPullBySketch };
 
 }  // namespace
@@ -34,7 +34,7 @@ Result<TransferReport> Transfer(Env* env, const std::string& from, const std::st
   KS_ASSIGN_OR_RETURN(RemoteSpec to_spec, ParseRemote(to));
   ConnectOptions connect = options.connect;
   connect.threads = options.threads;
-  connect.want_elements = options.deletes;  // see Method
+  connect.want_elements = true;  // see Method
   progress("hashing " + from);
   KS_ASSIGN_OR_RETURN(auto source, OpenReplica(env, from, connect, Access::kRead, {}));
   uint64_t source_rows = 0;
@@ -47,10 +47,10 @@ Result<TransferReport> Transfer(Env* env, const std::string& from, const std::st
   auto* remote_source = dynamic_cast<RemoteReplica*>(source.get());
 
   Method method = Method::kDescent;
-  if (options.deletes && remote_source == nullptr && destination->sketch_peer() != nullptr) {
+  if (remote_source == nullptr && destination->sketch_peer() != nullptr) {
     method = Method::kPushBySketch;
   }
-  if (options.deletes && remote_source != nullptr && remote_source->sketch_peer() != nullptr &&
+  if (remote_source != nullptr && remote_source->sketch_peer() != nullptr &&
       to_spec.kind == RemoteSpec::Kind::kLocal) {
     method = Method::kPullBySketch;
   }
@@ -79,7 +79,8 @@ Result<TransferReport> Transfer(Env* env, const std::string& from, const std::st
         KS_ASSIGN_OR_RETURN(auto local, LocalReplica::Open(env, to_spec.path, {}, options.threads,
                                                            connect.tree_leaf_rows, cache.get()));
         KS_ASSIGN_OR_RETURN(diff.stats.comparisons,
-                            remote_source->ReconcileInto(local.get(), bundle_path, options.threads));
+                            remote_source->ReconcileInto(local.get(), options.deletes, bundle_path,
+                                                         options.threads));
         return ReadArchive(env, bundle_path, "");
       }
     }

@@ -114,6 +114,14 @@ class ClientSketchPeer final : public SketchPeer {
     KS_RETURN_IF_ERROR(ch_->Expect(Msg::kSketchSymbols, &answer));
     return wire::DecodeSymbolLists(answer, requests.size(), out);
   }
+  Status SumRows(const std::vector<Rows>& rows, std::vector<merkle::NodeSummary>* out) override {
+    Encoder e;
+    wire::EncodeRowsRequest(&e, rows);
+    KS_RETURN_IF_ERROR(ch_->Send(Msg::kSumRows, e.str()));
+    std::string answer;
+    KS_RETURN_IF_ERROR(ch_->Expect(Msg::kRowSums, &answer));
+    return wire::DecodeSums(answer, rows.size(), out);
+  }
 
  private:
   wire::FrameChannel* ch_;
@@ -137,6 +145,7 @@ class Session {
         case Msg::kPrints: s = Prints(payload); break;
         case Msg::kSketch: s = Sketch(payload); break;
         case Msg::kReconcile: s = Reconcile(payload); break;
+        case Msg::kSumRows: s = SumRows(payload); break;
         case Msg::kPutBegin: s = Put(payload); break;
         case Msg::kGetState: s = GetState(payload); break;
         case Msg::kPutState: s = PutState(payload); break;
@@ -345,6 +354,16 @@ class Session {
     return ch_->Send(Msg::kSketchSymbols, e.str());
   }
 
+  Status SumRows(std::string_view payload) {
+    KS_RETURN_IF_ERROR(Need());
+    std::vector<SketchPeer::Rows> rows;
+    KS_RETURN_IF_ERROR(wire::DecodeRowsRequest(payload, &rows));
+    if (!sketches_) sketches_ = NewLocalSketchPeer(replica_.get(), options_.threads);
+    std::vector<merkle::NodeSummary> sums;
+    KS_RETURN_IF_ERROR(sketches_->SumRows(rows, &sums));
+    return ch_->Send(Msg::kRowSums, wire::EncodeSums(sums));
+  }
+
   // Pull by reconciliation: the server has the rows the client lacks, so it
   // reconciles (asking the client for symbols) and sends the bundle, which
   // the client applies. The same bytes as a push the other way.
@@ -365,11 +384,14 @@ class Session {
       if (shape == nullptr) return Status::InvalidArgument("protocol: no table " + t.name + " in the schema");
       t.kind = shape->kind;
     }
+    uint64_t deletes = 1;  // absent: with deletes
+    if (!d.done()) KS_RETURN_IF_ERROR(d.Varint(&deletes));
     DescribedReplica client(std::move(schema), std::move(tables));
     ClientSketchPeer peer(ch_);
     const char* tmp = getenv("TMPDIR");
     const std::string bundle_path = TempPath(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "pull");
     BundleOptions bundle;
+    bundle.deletes = deletes != 0;
     bundle.pack.level = PackOptions::kSmallHigh;
     bundle.threads = options_.threads;
     DiffReport report;

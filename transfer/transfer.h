@@ -105,9 +105,10 @@ class RemoteReplica : public Replica {
   virtual SketchPeer* sketch_peer() = 0;
   // Pull by reconciliation (when sketch_peer() is not null): the remote,
   // which has the rows, reconciles its replica with `local` (asking for
-  // local's symbols) and sends the bundle (with deletes) that turns local
-  // into a copy of it; written to bundle_path. Returns the symbols it took.
-  virtual Result<uint64_t> ReconcileInto(Replica* local, const std::string& bundle_path,
+  // local's symbols) and sends the bundle that gives local its rows (with
+  // deletes: only its rows); written to bundle_path. Returns the symbols
+  // it took.
+  virtual Result<uint64_t> ReconcileInto(Replica* local, bool deletes, const std::string& bundle_path,
                                          int threads) = 0;
 
   // True when the remote still had ConnectOptions::expected_root: then it

@@ -120,6 +120,48 @@ Status DecodeSymbolLists(std::string_view payload, size_t expected,
   return Status::Ok();
 }
 
+void EncodeRowsRequest(Encoder* e, const std::vector<SketchPeer::Rows>& rows) {
+  e->Varint(rows.size());
+  for (const SketchPeer::Rows& r : rows) {
+    e->Bytes(r.table).Varint(r.elements.size());
+    for (uint64_t element : r.elements) e->Raw(&element, sizeof(element));
+  }
+}
+
+Status DecodeRowsRequest(std::string_view payload, std::vector<SketchPeer::Rows>* rows) {
+  Decoder d(payload);
+  uint64_t n = 0;
+  KS_RETURN_IF_ERROR(d.Varint(&n));
+  if (n > 100000) return Status::InvalidArgument("protocol: too many tables");
+  rows->resize(n);
+  for (SketchPeer::Rows& r : *rows) {
+    uint64_t count = 0;
+    KS_RETURN_IF_ERROR(d.Bytes(&r.table, 4096));
+    KS_RETURN_IF_ERROR(d.Varint(&count));
+    if (count > payload.size() / 8) return Status::Corrupt("protocol: bad row list");
+    r.elements.resize(count);
+    for (uint64_t& element : r.elements) KS_RETURN_IF_ERROR(d.Raw(&element, sizeof(element)));
+  }
+  return Status::Ok();
+}
+
+std::string EncodeSums(const std::vector<merkle::NodeSummary>& sums) {
+  Encoder e;
+  e.Varint(sums.size());
+  for (const merkle::NodeSummary& sum : sums) EncodeSummary(&e, sum);
+  return std::move(e.str());
+}
+
+Status DecodeSums(std::string_view payload, size_t expected, std::vector<merkle::NodeSummary>* sums) {
+  Decoder d(payload);
+  uint64_t n = 0;
+  KS_RETURN_IF_ERROR(d.Varint(&n));
+  if (n != expected) return Status::Corrupt("protocol: wrong number of row sums");
+  sums->resize(n);
+  for (merkle::NodeSummary& sum : *sums) KS_RETURN_IF_ERROR(DecodeSummary(&d, &sum));
+  return Status::Ok();
+}
+
 void EncodeSummary(Encoder* e, const merkle::NodeSummary& s) {
   e->Varint(s.count);
   for (uint64_t lane : s.sum) e->Raw(&lane, sizeof(lane));  // little-endian hosts only (x86, arm)

@@ -48,6 +48,8 @@ enum class Msg : uint8_t {
   kWant = 25,        // server: like kSketch, answered by the client's kSketchSymbols
   kBundleData = 26,  // server: the bundle, in chunks
   kBundleEnd = 27,   // server: symbols received
+  kSumRows = 28,     // either side (the reconciling one): per table: name, elements -> kRowSums
+  kRowSums = 29,     // per table: count and digest sum of those rows
 };
 
 class Encoder {
@@ -151,6 +153,12 @@ Status DecodeSketchRequests(Decoder* d, std::vector<SketchPeer::Request>* reques
 void EncodeSymbols(Encoder* e, const std::vector<merkle::CodedSymbol>& symbols);
 Status DecodeSymbolLists(std::string_view payload, size_t expected,
                          std::vector<std::vector<merkle::CodedSymbol>>* out);
+
+// kSumRows requests and kRowSums answers.
+void EncodeRowsRequest(Encoder* e, const std::vector<SketchPeer::Rows>& rows);
+Status DecodeRowsRequest(std::string_view payload, std::vector<SketchPeer::Rows>* rows);
+std::string EncodeSums(const std::vector<merkle::NodeSummary>& sums);
+Status DecodeSums(std::string_view payload, size_t expected, std::vector<merkle::NodeSummary>* sums);
 
 void EncodeSummary(Encoder* e, const merkle::NodeSummary& s);
 void EncodePrint(Encoder* e, const merkle::NodePrint& p);

@@ -185,6 +185,10 @@ class CountingSketchPeer : public SketchPeer {
     ++round_trips;
     return peer_->Symbols(requests, out);
   }
+  Status SumRows(const std::vector<Rows>& rows, std::vector<merkle::NodeSummary>* out) override {
+    ++round_trips;
+    return peer_->SumRows(rows, out);
+  }
   int round_trips = 0;
 
  private:
@@ -240,6 +244,41 @@ TEST_F(ApplyTest, SketchBundleTurnsBIntoA) {
   EXPECT_EQ(refused.status().code(), Status::Code::kRefused) << refused.status().ToString();
   auto cypher = WriteCypher(env_, "/bundle.kzb", "/cypher", "");
   EXPECT_EQ(cypher.code(), Status::Code::kRefused) << cypher.ToString();
+}
+
+// Without deletes (a plain push): A's new rows arrive, B's own rows stay,
+// and the result root counts them (their sums come from B).
+TEST_F(ApplyTest, SketchBundleWithoutDeletesKeepsBsRows) {
+  WriteAAndB();
+  auto a = LocalReplica::Open(env_, "/a", {}, 1);
+  auto b = LocalReplica::Open(env_, "/b", {}, 1);
+  ASSERT_TRUE(a.ok() && b.ok());
+  CountingSketchPeer peer(b->get());
+  BundleOptions options;
+  options.deletes = false;
+  DiffReport report;
+  auto manifest = WriteBundleBySketch(env_, a->get(), b->get(), &peer, "/bundle.kzb", options, &report);
+  ASSERT_TRUE(manifest.ok()) << manifest.status().ToString();
+  EXPECT_EQ(manifest->Option("deletes"), "no");
+  EXPECT_EQ(Table(report, "User").only_in_b, 1u);     // zed stays
+  EXPECT_EQ(Table(report, "User").changed, 1u);       // bob
+  EXPECT_EQ(Table(report, "Follows").only_in_b, 2u);  // 2->3 since 2019 and 9->1 stay
+  auto applied = ApplyBundle(env_, "/bundle.kzb", "/b", {});
+  ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  EXPECT_EQ(applied->root, manifest->result_root);
+  DiffReport after = Diff("/a", "/b");
+  EXPECT_EQ(Table(after, "User").only_in_a + Table(after, "User").changed, 0u);
+  EXPECT_EQ(Table(after, "User").only_in_b, 1u);
+  EXPECT_EQ(Table(after, "Follows").only_in_a, 0u);
+  EXPECT_EQ(Table(after, "Follows").only_in_b, 2u);
+  // What the tree descent makes of the same replicas, applied to a copy of B
+  // as it was: the same result.
+  WriteAAndB();
+  ASSERT_TRUE(WriteBundle(env_, "/a", "/b", "/descent.kzb", options).ok());
+  auto descent = ApplyBundle(env_, "/descent.kzb", "/b", {});
+  ASSERT_TRUE(descent.ok()) << descent.status().ToString();
+  EXPECT_EQ(descent->root, manifest->result_root);
+  ASSERT_TRUE(env_->RemoveFile("/descent.kzb").ok());
 }
 
 // The first push to a replica made from an empty database: no symbols at
