@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <map>
+#include <random>
 
 #include "diff/diff.h"
 #include "tests/unit/test_util.h"
@@ -279,6 +280,61 @@ TEST_F(ApplyTest, SketchBundleWithoutDeletesKeepsBsRows) {
   ASSERT_TRUE(descent.ok()) << descent.status().ToString();
   EXPECT_EQ(descent->root, manifest->result_root);
   ASSERT_TRUE(env_->RemoveFile("/descent.kzb").ok());
+}
+
+// Random replicas (updates, inserts, deletes, duplicate rels, NULLs): a
+// sketch bundle, with and without deletes, leaves B exactly where the tree
+// descent's bundle leaves it.
+TEST_F(ApplyTest, SketchAndDescentBundlesAgreeOnRandomReplicas) {
+  std::mt19937_64 rng(20261123);
+  auto pick = [&](uint64_t n) { return rng() % n; };
+  for (int round = 0; round < 12; ++round) {
+    const int users = 50 + static_cast<int>(pick(1500));
+    std::string users_a, users_b, follows_a, follows_b;
+    for (int i = 0; i < users; ++i) {
+      const std::string row = std::to_string(i) + ",u" + std::to_string(pick(4)) + "," +
+                              (pick(10) == 0 ? "" : std::to_string(pick(90)));
+      const uint64_t fate = pick(20);
+      if (fate != 0) users_a += row + "\n";                               // 1 in 20: B only
+      if (fate == 1) continue;                                            // A only
+      users_b += (fate == 2 ? std::to_string(i) + ",changed,1" : row) + "\n";  // changed
+    }
+    for (int i = 0; i < users * 2; ++i) {
+      const std::string row = std::to_string(pick(users)) + "," + std::to_string(pick(users)) + "," +
+                              std::to_string(pick(3));
+      const uint64_t copies = 1 + (pick(8) == 0 ? pick(3) : 0);
+      const uint64_t fate = pick(15);
+      for (uint64_t c = 0; c < copies; ++c) {
+        if (fate != 0) follows_a += row + "\n";
+        if (fate != 1 && !(fate == 2 && c == 0)) follows_b += row + "\n";  // B: missing, or a copy fewer
+      }
+    }
+    for (bool deletes : {true, false}) {
+      WriteExport("/a", users_a, follows_a);
+      WriteExport("/b", users_b, follows_b);
+      BundleOptions options;
+      options.deletes = deletes;
+      ASSERT_TRUE(WriteBundle(env_, "/a", "/b", "/descent.kzb", options).ok());
+      auto descent = ApplyBundle(env_, "/descent.kzb", "/b", {});
+      ASSERT_TRUE(descent.ok()) << descent.status().ToString();
+      ASSERT_TRUE(env_->RemoveFile("/descent.kzb").ok());
+
+      WriteExport("/b", users_b, follows_b);
+      auto a = LocalReplica::Open(env_, "/a", {}, 1);
+      auto b = LocalReplica::Open(env_, "/b", {}, 1);
+      ASSERT_TRUE(a.ok() && b.ok());
+      CountingSketchPeer peer(b->get());
+      auto manifest = WriteBundleBySketch(env_, a->get(), b->get(), &peer, "/bundle.kzb", options);
+      ASSERT_TRUE(manifest.ok()) << "round " << round << ": " << manifest.status().ToString();
+      auto applied = ApplyBundle(env_, "/bundle.kzb", "/b", {});
+      ASSERT_TRUE(applied.ok()) << "round " << round << ": " << applied.status().ToString();
+      EXPECT_EQ(applied->root, descent->root) << "round " << round << " deletes " << deletes;
+      if (deletes) {
+        EXPECT_TRUE(Diff("/a", "/b").identical) << "round " << round;
+      }
+      ASSERT_TRUE(env_->RemoveFile("/bundle.kzb").ok());
+    }
+  }
 }
 
 // The first push to a replica made from an empty database: no symbols at
