@@ -390,10 +390,7 @@ Result<uint64_t> Remote::ReconcileInto(Replica* local, bool deletes, const std::
       KS_RETURN_IF_ERROR(wire::DecodeSketchRequests(&d, &requests));
       std::vector<std::vector<merkle::CodedSymbol>> symbols;
       KS_RETURN_IF_ERROR(peer->Symbols(requests, &symbols));
-      Encoder answer;
-      answer.Varint(symbols.size());
-      for (const auto& list : symbols) wire::EncodeSymbols(&answer, list);
-      KS_RETURN_IF_ERROR(channel_.Send(Msg::kSketchSymbols, answer.str()));
+      KS_RETURN_IF_ERROR(channel_.Send(Msg::kSketchSymbols, wire::EncodeSymbolLists(symbols)));
       ++round_trips_;
     } else if (type == Msg::kSumRows) {
       std::vector<SketchPeer::Rows> rows;

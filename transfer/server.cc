@@ -348,10 +348,7 @@ class Session {
     if (!sketches_) sketches_ = NewLocalSketchPeer(replica_.get(), options_.threads);
     std::vector<std::vector<merkle::CodedSymbol>> symbols;
     KS_RETURN_IF_ERROR(sketches_->Symbols(requests, &symbols));
-    Encoder e;
-    e.Varint(symbols.size());
-    for (const auto& list : symbols) wire::EncodeSymbols(&e, list);
-    return ch_->Send(Msg::kSketchSymbols, e.str());
+    return ch_->Send(Msg::kSketchSymbols, wire::EncodeSymbolLists(symbols));
   }
 
   Status SumRows(std::string_view payload) {

@@ -93,11 +93,16 @@ Status DecodeSketchRequests(Decoder* d, std::vector<SketchPeer::Request>* reques
   return Status::Ok();
 }
 
-void EncodeSymbols(Encoder* e, const std::vector<merkle::CodedSymbol>& symbols) {
-  e->Varint(symbols.size());
-  for (const merkle::CodedSymbol& symbol : symbols) {
-    e->Raw(&symbol.sum, sizeof(symbol.sum)).Raw(&symbol.check, sizeof(symbol.check));
+std::string EncodeSymbolLists(const std::vector<std::vector<merkle::CodedSymbol>>& lists) {
+  Encoder e;
+  e.Varint(lists.size());
+  for (const auto& symbols : lists) {
+    e.Varint(symbols.size());
+    for (const merkle::CodedSymbol& symbol : symbols) {
+      e.Raw(&symbol.sum, sizeof(symbol.sum)).Raw(&symbol.check, sizeof(symbol.check));
+    }
   }
+  return std::move(e.str());
 }
 
 Status DecodeSymbolLists(std::string_view payload, size_t expected,

@@ -150,7 +150,7 @@ Status DecodeRowBatch(std::string_view payload, LeafRows* rows);
 // kSketch / kWant requests and kSketchSymbols answers.
 void EncodeSketchRequests(Encoder* e, const std::vector<SketchPeer::Request>& requests);
 Status DecodeSketchRequests(Decoder* d, std::vector<SketchPeer::Request>* requests);
-void EncodeSymbols(Encoder* e, const std::vector<merkle::CodedSymbol>& symbols);
+std::string EncodeSymbolLists(const std::vector<std::vector<merkle::CodedSymbol>>& lists);
 Status DecodeSymbolLists(std::string_view payload, size_t expected,
                          std::vector<std::vector<merkle::CodedSymbol>>* out);
 
