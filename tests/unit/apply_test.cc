@@ -196,6 +196,17 @@ class CountingSketchPeer : public SketchPeer {
   std::unique_ptr<SketchPeer> peer_;
 };
 
+// WriteBundleBySketch of /a over /b into /bundle.kzb, B answering in-process.
+Result<Manifest> SketchBundle(Env* env, const BundleOptions& options, DiffReport* report = nullptr,
+                              int* round_trips = nullptr) {
+  KS_ASSIGN_OR_RETURN(auto a, LocalReplica::Open(env, "/a", {}, 1));
+  KS_ASSIGN_OR_RETURN(auto b, LocalReplica::Open(env, "/b", {}, 1));
+  CountingSketchPeer peer(b.get());
+  Result<Manifest> manifest = WriteBundleBySketch(env, a.get(), b.get(), &peer, "/bundle.kzb", options, report);
+  if (round_trips != nullptr) *round_trips = peer.round_trips;
+  return manifest;
+}
+
 // A sketch bundle (what a push over a network sends) names B's surplus rows
 // by element: applied, B equals A, copies of identical rels included; as
 // Cypher it is refused, since a live database cannot match a hash.
@@ -213,14 +224,11 @@ TEST_F(ApplyTest, SketchBundleTurnsBIntoA) {
   // Rels to users only one side has are fine in a CSV export (kuzusync does not check them).
   WriteExport("/a", users_a, follows_a);
   WriteExport("/b", users_b, follows_b);
-  auto a = LocalReplica::Open(env_, "/a", {}, 1);
-  auto b = LocalReplica::Open(env_, "/b", {}, 1);
-  ASSERT_TRUE(a.ok() && b.ok());
-  CountingSketchPeer peer(b->get());
   DiffReport report;
-  auto manifest = WriteBundleBySketch(env_, a->get(), b->get(), &peer, "/bundle.kzb", {}, &report);
+  int round_trips = 0;
+  auto manifest = SketchBundle(env_, {}, &report, &round_trips);
   ASSERT_TRUE(manifest.ok()) << manifest.status().ToString();
-  EXPECT_GT(peer.round_trips, 1);  // 64 symbols first, then as many as the estimate says
+  EXPECT_GT(round_trips, 1);  // 64 symbols first, then as many as the estimate says
   // Users: A lacks multiples of 50, B multiples of 40, B's multiples of 70 differ.
   const TableDiff& users = Table(report, "User");
   EXPECT_EQ(users.only_in_a, 60u);  // 75 multiples of 40, less 15 of 200
@@ -251,14 +259,11 @@ TEST_F(ApplyTest, SketchBundleTurnsBIntoA) {
 // and the result root counts them (their sums come from B).
 TEST_F(ApplyTest, SketchBundleWithoutDeletesKeepsBsRows) {
   WriteAAndB();
-  auto a = LocalReplica::Open(env_, "/a", {}, 1);
-  auto b = LocalReplica::Open(env_, "/b", {}, 1);
-  ASSERT_TRUE(a.ok() && b.ok());
-  CountingSketchPeer peer(b->get());
   BundleOptions options;
   options.deletes = false;
   DiffReport report;
-  auto manifest = WriteBundleBySketch(env_, a->get(), b->get(), &peer, "/bundle.kzb", options, &report);
+  int round_trips = 0;
+  auto manifest = SketchBundle(env_, options, &report, &round_trips);
   ASSERT_TRUE(manifest.ok()) << manifest.status().ToString();
   EXPECT_EQ(manifest->Option("deletes"), "no");
   EXPECT_EQ(Table(report, "User").only_in_b, 1u);     // zed stays
@@ -320,11 +325,7 @@ TEST_F(ApplyTest, SketchAndDescentBundlesAgreeOnRandomReplicas) {
       ASSERT_TRUE(env_->RemoveFile("/descent.kzb").ok());
 
       WriteExport("/b", users_b, follows_b);
-      auto a = LocalReplica::Open(env_, "/a", {}, 1);
-      auto b = LocalReplica::Open(env_, "/b", {}, 1);
-      ASSERT_TRUE(a.ok() && b.ok());
-      CountingSketchPeer peer(b->get());
-      auto manifest = WriteBundleBySketch(env_, a->get(), b->get(), &peer, "/bundle.kzb", options);
+      auto manifest = SketchBundle(env_, options);
       ASSERT_TRUE(manifest.ok()) << "round " << round << ": " << manifest.status().ToString();
       auto applied = ApplyBundle(env_, "/bundle.kzb", "/b", {});
       ASSERT_TRUE(applied.ok()) << "round " << round << ": " << applied.status().ToString();
@@ -342,14 +343,11 @@ TEST_F(ApplyTest, SketchAndDescentBundlesAgreeOnRandomReplicas) {
 TEST_F(ApplyTest, SketchOfAnEmptyTableNeedsNoSymbols) {
   WriteExport("/a", "1,ann,30\n2,bob,41\n", "");
   WriteExport("/b", "", "");
-  auto a = LocalReplica::Open(env_, "/a", {}, 1);
-  auto b = LocalReplica::Open(env_, "/b", {}, 1);
-  ASSERT_TRUE(a.ok() && b.ok());
-  CountingSketchPeer peer(b->get());
   DiffReport report;
-  auto manifest = WriteBundleBySketch(env_, a->get(), b->get(), &peer, "/bundle.kzb", {}, &report);
+  int round_trips = 0;
+  auto manifest = SketchBundle(env_, {}, &report, &round_trips);
   ASSERT_TRUE(manifest.ok()) << manifest.status().ToString();
-  EXPECT_EQ(peer.round_trips, 0);
+  EXPECT_EQ(round_trips, 0);
   EXPECT_EQ(report.stats.comparisons, 0u);
   EXPECT_EQ(Table(report, "User").only_in_a, 2u);
   ASSERT_TRUE(ApplyBundle(env_, "/bundle.kzb", "/b", {}).ok());
@@ -379,12 +377,8 @@ TEST_F(ApplyTest, SketchRefusesADifferenceItCannotSee) {
   }
   WriteExport("/a", "1," + name_a + ",30\n2,bob,41\n", "1,2,2020\n");
   WriteExport("/b", "1," + name_b + ",30\n2,bob,41\n", "1,2,2020\n");
-  auto a = LocalReplica::Open(env_, "/a", {}, 1);
-  auto b = LocalReplica::Open(env_, "/b", {}, 1);
-  ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_FALSE(Diff("/a", "/b").identical);
-  CountingSketchPeer peer(b->get());
-  auto manifest = WriteBundleBySketch(env_, a->get(), b->get(), &peer, "/bundle.kzb", {});
+  auto manifest = SketchBundle(env_, {});
   EXPECT_EQ(manifest.status().code(), Status::Code::kCorrupt) << manifest.status().ToString();
   FileType type;
   uint64_t size = 0;
