@@ -176,6 +176,10 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
     t.rows_b = tb->root.count;
     diff.tables.push_back(t);
     if (ta->root == tb->root) continue;
+    if (ta->root.count + tb->root.count > options.max_reconcile_rows) {
+      return Status::Unsupported("table " + table.name + " has too many rows to reconcile in memory (" +
+                                 std::to_string(ta->root.count + tb->root.count) + ")");
+    }
     Reconciliation r;
     r.table = &table;
     // Twice the elements of both sides always decodes; far more never will.

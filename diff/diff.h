@@ -352,6 +352,10 @@ struct BundleOptions {
   bool deletes = true;  // false: additive only, B keeps rows A lacks
   PackOptions pack;
   int threads = 0;
+  // WriteBundleBySketch holds about 40 bytes per row of a differing table
+  // on each side; a table with more rows on both sides together is refused
+  // (kUnsupported), and the caller compares trees, whose memory is bounded.
+  uint64_t max_reconcile_rows = 16'000'000;
 };
 
 // Writes to out_path a bundle of the rows that turn B into A (A's version

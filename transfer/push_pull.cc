@@ -88,8 +88,9 @@ Result<TransferReport> Transfer(Env* env, const std::string& from, const std::st
   };
   // What reconciliation cannot see (a changed row whose old and new
   // elements agree, about 2^-24 per changed node row) makes it fail, never
-  // apply a wrong result: the bundle's root is the source's. Then trees
-  // decide, over fresh connections (a failed session has ended).
+  // apply a wrong result: the bundle's root is the source's. So does a
+  // table too large to reconcile in memory. Then trees decide, over fresh
+  // connections (a failed session has ended).
   TransferCounters spent;
   auto fall_back = [&](const Status& why) -> Status {
     progress("reconciliation failed (" + why.message() + "); comparing trees instead");
@@ -105,7 +106,8 @@ Result<TransferReport> Transfer(Env* env, const std::string& from, const std::st
     return Status::Ok();
   };
   auto may_fall_back = [&](const Status& s) {
-    return method != Method::kDescent && s.code() == Status::Code::kCorrupt;
+    return method != Method::kDescent &&
+           (s.code() == Status::Code::kCorrupt || s.code() == Status::Code::kUnsupported);
   };
   Result<Manifest> manifest = write_bundle();
   if (!manifest.ok() && may_fall_back(manifest.status())) {

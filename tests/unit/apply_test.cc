@@ -240,6 +240,13 @@ TEST_F(ApplyTest, SketchBundleTurnsBIntoA) {
   // About 1.4 symbols per differing row (259 here), not per row (6,000).
   EXPECT_LT(report.stats.comparisons, 2 * 259 + 128u);
 
+  // A table too large to reconcile in memory is refused (push then compares trees).
+  BundleOptions small;
+  small.max_reconcile_rows = 5000;
+  ASSERT_TRUE(env_->RemoveFile("/bundle.kzb").ok());
+  EXPECT_EQ(SketchBundle(env_, small).status().code(), Status::Code::kUnsupported);
+  ASSERT_TRUE(SketchBundle(env_, {}).ok());
+
   auto applied = ApplyBundle(env_, "/bundle.kzb", "/b", {});
   ASSERT_TRUE(applied.ok()) << applied.status().ToString();
   EXPECT_EQ(applied->root, manifest->result_root);
