@@ -159,7 +159,7 @@ Result<Manifest> DeltaBuilder::Finish(const Schema& schema,
       uint64_t size = 0;
       if (env_->Stat(source.path, &type, &size).ok()) total += size;
     }
-    packing.level = total < (16u << 20) ? 19 : 3;
+    packing.level = total < (16u << 20) ? 17 : 3;
   }
   KS_RETURN_IF_ERROR(WriteArchive(env_, out_path, &manifest, sources, packing));
   KS_RETURN_IF_ERROR(RemoveTree(env_, staging_));

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "diff/diff.h"
+#include "diff/parallel.h"
 
 namespace kuzusync {
 namespace {
@@ -48,10 +49,19 @@ class LocalSketchPeer final : public SketchPeer {
       Sketch& sketch = sketches_[fresh[i]->name];
       for (uint64_t element : elements[i]) sketch.encoder.Add(element);
     }
+    // Tables are encoded side by side (a table asked for twice in one
+    // request is extended once, to the larger end, before either is read).
+    std::map<std::string, uint64_t> ends;
+    for (const Request& r : requests) ends[r.table] = std::max(ends[r.table], r.end);
+    std::vector<std::pair<Sketch*, uint64_t>> work;
+    for (const auto& [table, end] : ends) work.emplace_back(&sketches_[table], end);
+    KS_RETURN_IF_ERROR(RunInParallel(work.size(), threads_, [&](size_t i) {
+      work[i].first->encoder.Extend(work[i].second, &work[i].first->symbols);
+      return Status::Ok();
+    }));
     out->clear();
     for (const Request& r : requests) {
-      Sketch& sketch = sketches_[r.table];
-      sketch.encoder.Extend(r.end, &sketch.symbols);
+      const Sketch& sketch = sketches_[r.table];
       out->emplace_back(sketch.symbols.begin() + r.begin, sketch.symbols.begin() + r.end);
     }
     return Status::Ok();
