@@ -132,6 +132,10 @@ Result<Manifest> WriteBundle(Env* env, Replica* a, Replica* b, const std::string
 namespace {
 
 constexpr uint64_t kFirstSymbols = 64;  // 768 bytes: enough for a few dozen differences
+// What one request may ask for, so that every message stays well inside a
+// protocol frame: 12 MiB of symbols, or 8 MiB of elements.
+constexpr uint64_t kMaxSymbolsPerRequest = 1 << 20;
+constexpr uint64_t kMaxElementsPerRequest = 1 << 20;
 
 // How many symbols to have after a chunk that did not decode: about 1.35
 // per differing element once the difference can be estimated, three times
@@ -243,7 +247,8 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
     requests.clear();
     for (Reconciliation* r : open) {
       const uint64_t have = r->decoder->received();
-      const uint64_t end = std::min(NextEnd(*r->decoder), r->limit);
+      const uint64_t end =
+          std::min({NextEnd(*r->decoder), r->limit, have + kMaxSymbolsPerRequest / open.size()});
       if (end <= have) {
         return Status::Corrupt("set reconciliation of table " + r->table->name + " with " + b->label() +
                                " did not converge after " + std::to_string(have) + " symbols");
@@ -320,19 +325,41 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
       delta.SetResultRoot(table.name, t->root_a);
     }
   }
-  if (!kept.empty()) {
+  // Their sums, in requests of at most kMaxElementsPerRequest elements.
+  std::map<std::string, merkle::NodeSummary> kept_sums;
+  std::vector<SketchPeer::Rows> batch;
+  uint64_t in_batch = 0;
+  auto send_batch = [&]() -> Status {
+    if (batch.empty()) return Status::Ok();
     std::vector<merkle::NodeSummary> sums;
-    KS_RETURN_IF_ERROR(b_peer->SumRows(kept, &sums));
-    if (sums.size() != kept.size()) return Status::Corrupt("peer answered the wrong number of row sums");
-    for (size_t i = 0; i < kept.size(); ++i) {
-      if (sums[i].count != kept[i].elements.size()) {
-        return Status::Corrupt("set reconciliation of table " + kept[i].table + " named rows " + b->label() +
+    KS_RETURN_IF_ERROR(b_peer->SumRows(batch, &sums));
+    if (sums.size() != batch.size()) return Status::Corrupt("peer answered the wrong number of row sums");
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (sums[i].count != batch[i].elements.size()) {
+        return Status::Corrupt("set reconciliation of table " + batch[i].table + " named rows " + b->label() +
                                " does not have");
       }
-      merkle::NodeSummary root = a->FindTable(kept[i].table)->root;
-      root.Add(sums[i]);
-      delta.SetResultRoot(kept[i].table, root);
+      kept_sums[batch[i].table].Add(sums[i]);
     }
+    batch.clear();
+    in_batch = 0;
+    return Status::Ok();
+  };
+  for (const SketchPeer::Rows& table_rows : kept) {
+    for (size_t begin = 0; begin < table_rows.elements.size();) {
+      if (in_batch == kMaxElementsPerRequest) KS_RETURN_IF_ERROR(send_batch());
+      const size_t end = std::min(table_rows.elements.size(), begin + (kMaxElementsPerRequest - in_batch));
+      batch.push_back({table_rows.table, std::vector<uint64_t>(table_rows.elements.begin() + begin,
+                                                               table_rows.elements.begin() + end)});
+      in_batch += end - begin;
+      begin = end;
+    }
+  }
+  KS_RETURN_IF_ERROR(send_batch());
+  for (const auto& [table, sum] : kept_sums) {
+    merkle::NodeSummary root = a->FindTable(table)->root;
+    root.Add(sum);
+    delta.SetResultRoot(table, root);
   }
   KS_ASSIGN_OR_RETURN(Manifest manifest, delta.Finish(b->schema(), roots_b, a->schema(), out_path,
                                                       options.pack, options.deletes));
