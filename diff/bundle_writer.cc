@@ -6,14 +6,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <map>
 #include <set>
-#include <thread>
 
 #include "diff/delta_builder.h"
 #include "diff/diff.h"
 #include "diff/parallel.h"
+#include "diff/reconcile.h"
 
 namespace kuzusync {
 namespace {
@@ -131,31 +130,9 @@ Result<Manifest> WriteBundle(Env* env, Replica* a, Replica* b, const std::string
 
 namespace {
 
-constexpr uint64_t kFirstSymbols = 64;  // 768 bytes: enough for a few dozen differences
 // What one request may ask for, so that every message stays well inside a
-// protocol frame: 12 MiB of symbols, or 8 MiB of elements.
-constexpr uint64_t kMaxSymbolsPerRequest = 1 << 20;
+// protocol frame: 8 MiB of elements.
 constexpr uint64_t kMaxElementsPerRequest = 1 << 20;
-
-// How many symbols to have after a chunk that did not decode: about 1.35
-// per differing element once the difference can be estimated, three times
-// as many while it cannot.
-uint64_t NextEnd(const merkle::SketchDecoder& decoder) {
-  const uint64_t have = decoder.received();
-  const double from_empty_symbols = decoder.EstimateDifference();
-  if (from_empty_symbols == 0) return have * 3;
-  const double estimate = std::max(
-      from_empty_symbols, static_cast<double>(decoder.only_local().size() + decoder.only_remote().size()));
-  const uint64_t wanted = static_cast<uint64_t>(std::ceil(1.35 * estimate)) + 8;
-  return std::clamp(wanted, have + have / 16 + 8, have * 3);
-}
-
-struct Reconciliation {
-  const TableSchema* table = nullptr;
-  std::unique_ptr<merkle::SketchDecoder> decoder;
-  uint64_t limit = 0;  // give up past this many symbols
-  std::vector<uint64_t> only_a, only_b;  // the elements found
-};
 
 }  // namespace
 
@@ -165,7 +142,6 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
   const auto start = std::chrono::steady_clock::now();
   KS_RETURN_IF_ERROR(CheckSameTables(*a, *b));
   DiffReport diff;
-  std::vector<Reconciliation> pending;
   std::vector<const TableSchema*> differing;
   for (const TableSchema& table : a->schema().tables) {
     const Replica::Table* ta = a->FindTable(table.name);
@@ -179,89 +155,16 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
     t.rows_a = ta->root.count;
     t.rows_b = tb->root.count;
     diff.tables.push_back(t);
-    if (ta->root == tb->root) continue;
-    if (ta->root.count + tb->root.count > options.max_reconcile_rows) {
-      return Status::Unsupported("table " + table.name + " has too many rows to reconcile in memory (" +
-                                 std::to_string(ta->root.count + tb->root.count) + ")");
-    }
-    Reconciliation r;
-    r.table = &table;
-    // Twice the elements of both sides always decodes; far more never will.
-    r.limit = 2 * (ta->root.count + tb->root.count) + 4 * kFirstSymbols;
-    pending.push_back(std::move(r));
-    differing.push_back(&table);
+    if (ta->root != tb->root) differing.push_back(&table);
   }
-
-  // A's elements are listed while B lists its own for the first request.
-  // An empty table in B needs no symbols: all of A's rows are new there
-  // (the first push to a replica made from an empty database).
-  std::vector<Reconciliation*> open;
-  std::vector<SketchPeer::Request> requests;
-  for (Reconciliation& r : pending) {
-    if (b->FindTable(r.table->name)->root.count == 0) continue;
-    open.push_back(&r);
-    requests.push_back({r.table->name, 0, kFirstSymbols});
-  }
-  std::vector<std::vector<uint64_t>> elements;
-  Status listed;
-  std::thread lister([&] { listed = CollectElementsOfTables(a->rows(), differing, options.threads, &elements); });
-  std::vector<std::vector<merkle::CodedSymbol>> symbols;
-  Status asked = requests.empty() ? Status::Ok() : b_peer->Symbols(requests, &symbols);
-  lister.join();
-  KS_RETURN_IF_ERROR(listed);
-  KS_RETURN_IF_ERROR(asked);
-  KS_RETURN_IF_ERROR(RunInParallel(pending.size(), options.threads, [&](size_t i) {
-    if (b->FindTable(pending[i].table->name)->root.count == 0) {
-      pending[i].only_a = std::move(elements[i]);
-    } else {
-      pending[i].decoder = std::make_unique<merkle::SketchDecoder>(elements[i]);
-    }
-    return Status::Ok();
-  }));
-  elements.clear();
-
-  // Then one round trip per step, for every table still undecoded.
-  while (!open.empty()) {
-    if (symbols.size() != requests.size()) return Status::Corrupt("peer answered the wrong number of sketches");
-    for (size_t i = 0; i < open.size(); ++i) {
-      if (symbols[i].size() != requests[i].end - requests[i].begin) {
-        return Status::Corrupt("peer answered the wrong number of symbols for " + requests[i].table);
-      }
-      diff.stats.comparisons += symbols[i].size();
-    }
-    KS_RETURN_IF_ERROR(RunInParallel(open.size(), options.threads, [&](size_t i) {
-      open[i]->decoder->Add(symbols[i]);
-      return Status::Ok();
-    }));
-    std::vector<Reconciliation*> still_open;
-    for (Reconciliation* r : open) {
-      if (!r->decoder->decoded()) {
-        still_open.push_back(r);
-        continue;
-      }
-      r->only_a = r->decoder->only_local();
-      r->only_b = r->decoder->only_remote();
-    }
-    open = std::move(still_open);
-    if (open.empty()) break;
-    requests.clear();
-    for (Reconciliation* r : open) {
-      const uint64_t have = r->decoder->received();
-      const uint64_t end =
-          std::min({NextEnd(*r->decoder), r->limit, have + kMaxSymbolsPerRequest / open.size()});
-      if (end <= have) {
-        return Status::Corrupt("set reconciliation of table " + r->table->name + " with " + b->label() +
-                               " did not converge after " + std::to_string(have) + " symbols");
-      }
-      requests.push_back({r->table->name, have, end});
-    }
-    KS_RETURN_IF_ERROR(b_peer->Symbols(requests, &symbols));
-  }
+  std::vector<ReconciledTable> pending;
+  KS_RETURN_IF_ERROR(ReconcileTables(a, b, b_peer, differing, options.threads, options.max_reconcile_rows,
+                                     &pending, &diff.stats.comparisons));
 
   // A's rows that B lacks, table by table side by side.
   std::vector<LeafRows> rows(pending.size());
   KS_RETURN_IF_ERROR(RunInParallel(pending.size(), options.threads, [&](size_t i) {
-    return a->rows()->CollectRowsByElement(*pending[i].table, pending[i].only_a, true,
+    return a->rows()->CollectRowsByElement(*pending[i].table, pending[i].only_local, true,
                                            &rows[i]);
   }));
 
@@ -271,7 +174,7 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
   for (const Replica::Table& t : b->tables()) roots_b[t.name] = t.root;
   std::vector<SketchPeer::Rows> kept;  // without deletes: B's surplus, per table
   for (size_t i = 0; i < pending.size(); ++i) {
-    const Reconciliation& r = pending[i];
+    const ReconciledTable& r = pending[i];
     const TableSchema& table = *r.table;
     TableDiff* t = nullptr;
     for (TableDiff& candidate : diff.tables) {
@@ -279,13 +182,13 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
     }
     uint64_t found = rows[i].by_key.size();
     for (const auto& [digest, row] : rows[i].by_digest) found += row.count;
-    if (found != r.only_a.size()) {
+    if (found != r.only_local.size()) {
       return Status::Corrupt("set reconciliation of table " + table.name + " named rows " + a->label() +
                              " does not have");
     }
     // Rows a sketch cannot tell apart (equal elements) leave the counts or
     // the roots unexplained; the caller then compares trees.
-    const uint64_t only_a = r.only_a.size(), only_b = r.only_b.size();
+    const uint64_t only_a = r.only_local.size(), only_b = r.only_other.size();
     if (t->rows_a + only_b != t->rows_b + only_a || only_a + only_b == 0) {
       return Status::Corrupt("set reconciliation of table " + table.name +
                              " found a difference that does not explain the tables' row counts and roots");
@@ -299,11 +202,11 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
     // B's old version of a node row A sends is replaced by key anyway.
     std::set<uint64_t> sent_keys;
     if (table.kind == TableKind::kNode) {
-      for (uint64_t e : r.only_a) sent_keys.insert(e & merkle::kNodeSketchKeyBits);
+      for (uint64_t e : r.only_local) sent_keys.insert(e & merkle::kNodeSketchKeyBits);
     }
     std::vector<uint64_t> surplus;  // B's rows that stay unless deleted
     uint64_t replaced = 0;
-    for (uint64_t e : r.only_b) {
+    for (uint64_t e : r.only_other) {
       if (sent_keys.count(e & merkle::kNodeSketchKeyBits) != 0) {
         ++replaced;
       } else {
@@ -311,7 +214,7 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
       }
     }
     std::sort(surplus.begin(), surplus.end());
-    t->only_in_a = r.only_a.size() - replaced;
+    t->only_in_a = r.only_local.size() - replaced;
     t->only_in_b = surplus.size();
     t->changed = replaced;
     if (t->differs()) diff.identical = false;
