@@ -608,6 +608,10 @@ struct MergeOptions {
   };
   std::function<std::vector<int64_t>(const std::vector<FirstSeenQuery>&)> first_seen;
   PackOptions pack;
+  // The remote as a reconciliation peer: its changes since the base are
+  // then found by set reconciliation (the base is local), not by comparing
+  // trees over the network. Should that fail, trees are compared.
+  SketchPeer* remote_peer = nullptr;
 };
 
 struct MergeResult {
@@ -620,6 +624,9 @@ struct MergeResult {
   std::set<std::string> new_local_keys;  // node tables that gain keys on the local side
   // Node rows whose local version the remote bundle carries (at_ms unset).
   std::vector<SeenVersion> local_versions_sent;
+  // Why the remote's changes were found by comparing trees after all, when
+  // reconciliation with MergeOptions::remote_peer failed; empty otherwise.
+  std::string reconciliation_failed;
 };
 
 // Three-way merge of `local` and `remote` against `base` (their state after

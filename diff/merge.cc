@@ -10,6 +10,7 @@
 
 #include "diff/delta_builder.h"
 #include "diff/diff.h"
+#include "diff/reconcile.h"
 #include "diff/row_encoding.h"
 
 namespace kuzusync {
@@ -43,36 +44,105 @@ struct Changes {
 };
 
 
+// Adds what differs between a side's rows and the reference's rows of a
+// batch (whole rows; rel rows with every copy each has) to *out.
+void AddChanges(const TableSchema& table, const LeafRows& s, const LeafRows& r, Changes* out) {
+  if (table.kind == TableKind::kNode) {
+    auto& changes = out->nodes[table.name];
+    for (const auto& [key, row] : s.by_key) {
+      auto it = r.by_key.find(key);
+      if (it != r.by_key.end() && it->second.digest == row.digest) continue;
+      NodeChange& c = changes[key];
+      c.side = VersionOf(row);
+      if (it != r.by_key.end()) c.reference = VersionOf(it->second);
+    }
+    for (const auto& [key, row] : r.by_key) {
+      if (s.by_key.count(key) == 0) changes[key].reference = VersionOf(row);
+    }
+    return;
+  }
+  auto& changes = out->rels[table.name];
+  for (const auto& [digest, row] : s.by_digest) {
+    uint64_t in_reference = r.CountOf(digest);
+    if (in_reference != row.count) changes[digest] = {in_reference, row.count, row};
+  }
+  for (const auto& [digest, row] : r.by_digest) {
+    if (s.by_digest.count(digest) == 0) changes[digest] = {row.count, 0, row};
+  }
+}
+
 Status CollectChanges(Replica* side, Replica* reference, int threads, Changes* out) {
   DiffOptions options;
   options.threads = threads;
   options.keep_node_rows_of_b = true;
   options.on_leaf_rows = [&](const TableSchema& table, const LeafRows& s, const LeafRows& r) -> Status {
-    if (table.kind == TableKind::kNode) {
-      auto& changes = out->nodes[table.name];
-      for (const auto& [key, row] : s.by_key) {
-        auto it = r.by_key.find(key);
-        if (it != r.by_key.end() && it->second.digest == row.digest) continue;
-        NodeChange& c = changes[key];
-        c.side = VersionOf(row);
-        if (it != r.by_key.end()) c.reference = VersionOf(it->second);
-      }
-      for (const auto& [key, row] : r.by_key) {
-        if (s.by_key.count(key) == 0) changes[key].reference = VersionOf(row);
-      }
-      return Status::Ok();
-    }
-    auto& changes = out->rels[table.name];
-    for (const auto& [digest, row] : s.by_digest) {
-      uint64_t in_reference = r.CountOf(digest);
-      if (in_reference != row.count) changes[digest] = {in_reference, row.count, row};
-    }
-    for (const auto& [digest, row] : r.by_digest) {
-      if (s.by_digest.count(digest) == 0) changes[digest] = {row.count, 0, row};
-    }
+    AddChanges(table, s, r, out);
     return Status::Ok();
   };
   return DiffReplicas(side, reference, options).status();
+}
+
+// CollectChanges for a remote side reached through `peer` and a local
+// reference (the base): the rows that differ are found by reconciliation,
+// then fetched whole; rel counts are completed from the reference, which
+// has every copy of the rows it shares with the side.
+Status CollectChangesBySketch(Replica* side, SketchPeer* peer, Replica* reference, int threads,
+                              Changes* out) {
+  std::vector<const TableSchema*> differing;
+  for (const TableSchema& table : reference->schema().tables) {
+    const Replica::Table* a = side->FindTable(table.name);
+    const Replica::Table* b = reference->FindTable(table.name);
+    if (a == nullptr || b == nullptr) return Status::InvalidArgument("table " + table.name + " was not hashed");
+    if (a->root != b->root) differing.push_back(&table);
+  }
+  std::vector<ReconciledTable> found;
+  uint64_t symbols = 0;
+  KS_RETURN_IF_ERROR(ReconcileTables(reference, side, peer, differing, threads, BundleOptions{}.max_reconcile_rows,
+                                     &found, &symbols));
+  constexpr size_t kMaxElementsPerRequest = 1 << 20;  // 8 MiB: inside a protocol frame
+  for (const ReconciledTable& t : found) {
+    const TableSchema& table = *t.table;
+    LeafRows s, r;
+    for (size_t begin = 0; begin < t.only_other.size(); begin += kMaxElementsPerRequest) {
+      const size_t end = std::min(t.only_other.size(), begin + kMaxElementsPerRequest);
+      KS_RETURN_IF_ERROR(side->rows()->CollectRowsByElement(
+          table, std::vector<uint64_t>(t.only_other.begin() + begin, t.only_other.begin() + end), true, &s));
+    }
+    KS_RETURN_IF_ERROR(reference->rows()->CollectRowsByElement(table, t.only_local, true, &r));
+    uint64_t rows_s = s.by_key.size(), rows_r = r.by_key.size();
+    for (const auto& [digest, row] : s.by_digest) rows_s += row.count;
+    for (const auto& [digest, row] : r.by_digest) rows_r += row.count;
+    if (rows_s != t.only_other.size() || rows_r != t.only_local.size()) {
+      return Status::Corrupt("set reconciliation of table " + table.name + " named rows that are not there");
+    }
+    if (table.kind == TableKind::kRel) {
+      // Every copy the reference has of a touched row, then the side's
+      // count: the reference's, less what only it has, plus what only the
+      // side has.
+      std::vector<uint64_t> prints;
+      for (const auto& [digest, row] : s.by_digest) prints.push_back(merkle::RowPrint(row.digest));
+      for (const auto& [digest, row] : r.by_digest) prints.push_back(merkle::RowPrint(row.digest));
+      LeafRows all;
+      if (!prints.empty()) {
+        KS_RETURN_IF_ERROR(reference->rows()->CollectRows(table, 0, {0}, true, &prints, &all));
+      }
+      LeafRows side_rows;
+      for (const auto& [digest, row] : all.by_digest) {
+        const uint64_t count = row.count - r.CountOf(digest) + s.CountOf(digest);
+        if (count > 0) {
+          side_rows.by_digest[digest] = row;
+          side_rows.by_digest[digest].count = count;
+        }
+      }
+      for (const auto& [digest, row] : s.by_digest) {
+        if (all.by_digest.count(digest) == 0) side_rows.by_digest[digest] = row;
+      }
+      AddChanges(table, side_rows, all, out);
+    } else {
+      AddChanges(table, s, r, out);
+    }
+  }
+  return Status::Ok();
 }
 
 std::string Line(const Version& v) {
@@ -438,10 +508,11 @@ Status MergeNodes(Replica* local, Replica* base, Changes& local_changes, Changes
 
 }  // namespace
 
-Result<MergeResult> MergeReplicas(Env* env, Replica* local, Replica* base, Replica* remote,
-                                  bool local_changed, bool remote_changed,
-                                  const MergeOptions& options, const std::string& local_bundle,
-                                  const std::string& remote_bundle) {
+namespace {
+
+Result<MergeResult> MergeOnce(Env* env, Replica* local, Replica* base, Replica* remote,
+                              bool local_changed, bool remote_changed, const MergeOptions& options,
+                              const std::string& local_bundle, const std::string& remote_bundle) {
   for (const TableSchema& t : local->schema().tables) {
     const TableSchema* other = remote->schema().Find(t.name);
     if (other == nullptr || !other->SameShape(t)) {
@@ -460,7 +531,12 @@ Result<MergeResult> MergeReplicas(Env* env, Replica* local, Replica* base, Repli
     KS_RETURN_IF_ERROR(CollectChanges(local, remote, options.threads, &local_changes));
   } else {
     if (local_changed) KS_RETURN_IF_ERROR(CollectChanges(local, base, options.threads, &local_changes));
-    if (remote_changed) KS_RETURN_IF_ERROR(CollectChanges(remote, base, options.threads, &remote_changes));
+    if (remote_changed && options.remote_peer != nullptr) {
+      KS_RETURN_IF_ERROR(CollectChangesBySketch(remote, options.remote_peer, base, options.threads,
+                                                &remote_changes));
+    } else if (remote_changed) {
+      KS_RETURN_IF_ERROR(CollectChanges(remote, base, options.threads, &remote_changes));
+    }
   }
 
   MergeResult result;
@@ -596,6 +672,30 @@ Result<MergeResult> MergeReplicas(Env* env, Replica* local, Replica* base, Repli
   result.merged_root = local_result;
   result.merged_roots = std::move(merged_roots);
   return result;
+}
+
+}  // namespace
+
+Result<MergeResult> MergeReplicas(Env* env, Replica* local, Replica* base, Replica* remote,
+                                  bool local_changed, bool remote_changed,
+                                  const MergeOptions& options, const std::string& local_bundle,
+                                  const std::string& remote_bundle) {
+  Result<MergeResult> result =
+      MergeOnce(env, local, base, remote, local_changed, remote_changed, options, local_bundle, remote_bundle);
+  if (result.ok() || options.remote_peer == nullptr ||
+      (result.status().code() != Status::Code::kCorrupt &&
+       result.status().code() != Status::Code::kUnsupported)) {
+    return result;
+  }
+  // Reconciliation failed, or missed a change (old and new row share an
+  // element): the two bundles would not agree, and the check that says so
+  // keeps them unwritten. Trees find the remote's changes instead.
+  MergeOptions by_trees = options;
+  by_trees.remote_peer = nullptr;
+  Result<MergeResult> again = MergeOnce(env, local, base, remote, local_changed, remote_changed, by_trees,
+                                        local_bundle, remote_bundle);
+  if (again.ok()) again->reconciliation_failed = result.status().ToString();
+  return again;
 }
 
 }  // namespace kuzusync

@@ -258,13 +258,24 @@ class RemoteRowSource final : public RowSource {
   Status CollectRows(const TableSchema& table, int level, const std::vector<uint64_t>& indexes,
                      bool keep_rows, const std::vector<uint64_t>* only_prints,
                      LeafRows* out) override {
+    return FetchRows(table, level, indexes, keep_rows, only_prints != nullptr ? 1 : 0, only_prints, out);
+  }
+  Status CollectRowsByElement(const TableSchema& table, const std::vector<uint64_t>& elements,
+                              bool keep_rows, LeafRows* out) override {
+    return FetchRows(table, 0, {0}, keep_rows, 2, &elements, out);
+  }
+
+ private:
+  // ROWS: filter 0 none, 1 by print under the nodes, 2 by element in the table.
+  Status FetchRows(const TableSchema& table, int level, const std::vector<uint64_t>& indexes,
+                   bool keep_rows, int filter, const std::vector<uint64_t>* only, LeafRows* out) {
     Encoder e;
     e.Bytes(table.name).Varint(level).Varint(indexes.size());
     for (uint64_t i : indexes) e.Varint(i);
-    e.Varint(keep_rows ? 1 : 0).Varint(only_prints != nullptr ? 1 : 0);
-    if (only_prints != nullptr) {
-      e.Varint(only_prints->size());
-      for (uint64_t p : *only_prints) e.Raw(&p, sizeof(p));
+    e.Varint(keep_rows ? 1 : 0).Varint(filter);
+    if (only != nullptr) {
+      e.Varint(only->size());
+      for (uint64_t p : *only) e.Raw(&p, sizeof(p));
     }
     KS_RETURN_IF_ERROR(remote_->channel().Send(Msg::kRows, e.str()));
     while (true) {
@@ -279,7 +290,6 @@ class RemoteRowSource final : public RowSource {
     return Status::Ok();
   }
 
- private:
   Remote* remote_;
 };
 

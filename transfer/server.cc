@@ -447,8 +447,12 @@ class Session {
       for (uint64_t& p : only) KS_RETURN_IF_ERROR(d.Raw(&p, sizeof(p)));
     }
     LeafRows rows;
-    KS_RETURN_IF_ERROR(replica_->rows()->CollectRows(*table, level, indexes, keep != 0,
-                                                      filtered != 0 ? &only : nullptr, &rows));
+    if (filtered == 2) {  // by reconciliation element, over the whole table
+      KS_RETURN_IF_ERROR(replica_->rows()->CollectRowsByElement(*table, only, keep != 0, &rows));
+    } else {
+      KS_RETURN_IF_ERROR(replica_->rows()->CollectRows(*table, level, indexes, keep != 0,
+                                                        filtered != 0 ? &only : nullptr, &rows));
+    }
     Encoder batch;
     auto flush = [&]() -> Status {
       if (batch.str().empty()) return Status::Ok();

@@ -147,6 +147,10 @@ class SyncRunner {
     if (!full_ && !report_->local_changed) base_replica_ = local_.get();  // local is still the base
 
     KS_ASSIGN_OR_RETURN(MergeResult merged, Merge());
+    if (!merged.reconciliation_failed.empty()) {
+      report_->warnings.push_back("reconciliation with the remote failed (" + merged.reconciliation_failed +
+                                  "); its changes were found by comparing trees");
+    }
     for (const std::string& name : merged.new_local_keys) {
       const TableSchema* table = local_->schema().Find(name);
       if (table == nullptr || table->columns[table->primary_key].type != "SERIAL") continue;
@@ -371,6 +375,9 @@ class SyncRunner {
     local_bundle_ = temp_.New("to-local");
     remote_bundle_ = temp_.New("to-remote");
     Replica* remote = report_->remote_changed ? static_cast<Replica*>(remote_.get()) : base_replica_;
+    // The remote's changes since the base, by reconciliation with it (over a
+    // network: the base is here).
+    if (!full_ && report_->remote_changed) merge.remote_peer = remote_->sketch_peer();
     Progress(full_ ? "comparing both replicas in full (" + report_->reason + ")"
                    : "comparing changes since the checkpoint");
     return MergeReplicas(env_, local_.get(), full_ ? nullptr : base_replica_, remote,

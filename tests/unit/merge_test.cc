@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <random>
 
 #include "diff/diff.h"
 #include "tests/unit/test_util.h"
@@ -271,6 +272,73 @@ TEST_F(MergeTest, WithoutABaseOneSidedRowsAreCopiedAndDifferingOnesConflict) {
   EXPECT_EQ(Users("/remote"), want);
   std::map<std::string, int> follows = {{"1,2,2020", 2}, {"2,1,2021", 1}};  // every copy either side has
   EXPECT_EQ(Follows("/local"), follows);
+}
+
+// The remote's changes found by reconciliation with it (what sync does over
+// a network) merge exactly as those found by comparing trees, on random
+// three-way changes: updates, inserts, deletes, rel copies added and removed.
+TEST_F(MergeTest, ReconciledRemoteChangesMergeLikeComparedOnes) {
+  std::mt19937_64 rng(7);
+  auto pick = [&](uint64_t n) { return rng() % n; };
+  for (int round = 0; round < 10; ++round) {
+    std::string base_users, local_users, remote_users, base_follows, local_follows, remote_follows;
+    const int n = 40 + static_cast<int>(pick(400));
+    for (int i = 0; i < n; ++i) {
+      const std::string id = std::to_string(i);
+      const std::string row = id + ",u" + id + ",100,10";
+      base_users += row + "\n";
+      for (std::string* side : {&local_users, &remote_users}) {
+        const uint64_t fate = pick(12);
+        if (fate == 0) continue;                                                        // deleted
+        *side += (fate == 1 ? id + ",v" + std::to_string(pick(3)) + ",100,20" : row) + "\n";  // changed
+      }
+    }
+    for (int i = n; i < n + 5; ++i) {
+      if (pick(2)) local_users += std::to_string(i) + ",new,1,30\n";
+      if (pick(2)) remote_users += std::to_string(i + 5) + ",new,1,30\n";
+    }
+    for (int i = 0; i < n; ++i) {
+      const std::string row = std::to_string(pick(n)) + "," + std::to_string(pick(n)) + ",2020\n";
+      base_follows += row;
+      for (std::string* side : {&local_follows, &remote_follows}) {
+        const uint64_t fate = pick(10);
+        if (fate != 0) *side += row;          // 1 in 10 removed
+        if (fate == 1) *side += row;          // 1 in 10 copied once more
+      }
+    }
+    for (bool by_sketch : {false, true}) {
+      WriteExport("/base", base_users, base_follows);
+      WriteExport("/local", local_users, local_follows);
+      WriteExport("/remote", remote_users, remote_follows);
+      auto local = Open("/local");
+      auto remote = Open("/remote");
+      auto base = Open("/base");
+      std::unique_ptr<SketchPeer> peer = NewLocalSketchPeer(remote.get(), 1);
+      MergeOptions options;
+      options.policy = ConflictPolicy::kLocalWins;
+      if (by_sketch) options.remote_peer = peer.get();
+      Result<MergeResult> merged = MergeReplicas(env_, local.get(), base.get(), remote.get(), true, true,
+                                                 options, "/to-local.kzb", "/to-remote.kzb");
+      ASSERT_TRUE(merged.ok()) << merged.status().ToString();
+      static std::string root_by_trees;
+      static size_t conflicts_by_trees = 0;
+      if (!by_sketch) {
+        root_by_trees = merged->merged_root;
+        conflicts_by_trees = merged->conflicts.size();
+        continue;
+      }
+      EXPECT_EQ(merged->reconciliation_failed, "") << "round " << round;
+      EXPECT_EQ(merged->merged_root, root_by_trees) << "round " << round;
+      EXPECT_EQ(merged->conflicts.size(), conflicts_by_trees) << "round " << round;
+      peer.reset();
+      local.reset();
+      remote.reset();
+      if (merged->local_bundle) ExpectApplied("/to-local.kzb", "/local");
+      if (merged->remote_bundle) ExpectApplied("/to-remote.kzb", "/remote");
+      auto diff = DiffExports(env_, "/local", "/remote", {});
+      EXPECT_TRUE(diff.ok() && diff->identical) << "round " << round;
+    }
+  }
 }
 
 TEST_F(MergeTest, TablesOfDifferentShapesAreRefused) {
