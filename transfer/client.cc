@@ -104,11 +104,11 @@ class Remote final : public RemoteReplica, public SketchPeer {
     return d.Bytes(&server_capabilities_, 4096);
   }
 
-  // Over a real connection only: in-process, a tree descent costs no bytes.
-  SketchPeer* sketch_peer() override {
-    const std::string caps = "," + server_capabilities_ + ",";
-    return !in_process_ && caps.find(",sketch,") != std::string::npos ? this : nullptr;
+  bool ServerCan(const std::string& capability) const {
+    return ("," + server_capabilities_ + ",").find("," + capability + ",") != std::string::npos;
   }
+  // Over a real connection only: in-process, a tree descent costs no bytes.
+  SketchPeer* sketch_peer() override { return !in_process_ && ServerCan("sketch") ? this : nullptr; }
   Status Symbols(const std::vector<Request>& requests,
                  std::vector<std::vector<merkle::CodedSymbol>>* out) override {
     Encoder e;
@@ -277,13 +277,22 @@ class RemoteRowSource final : public RowSource {
       e.Varint(only->size());
       for (uint64_t p : *only) e.Raw(&p, sizeof(p));
     }
+    // Compressed batches over a network, from servers that make them.
+    const bool compress = !remote_->in_process() && remote_->ServerCan("zrows");
+    if (compress) e.Varint(1);
     KS_RETURN_IF_ERROR(remote_->channel().Send(Msg::kRows, e.str()));
+    std::string plain;
     while (true) {
       Msg type;
       std::string payload;
       KS_RETURN_IF_ERROR(remote_->channel().Receive(&type, &payload));
       if (type == Msg::kRowsEnd) break;
       if (type == Msg::kError) return wire::DecodeError(payload);
+      if (type == Msg::kRowBatchZ && compress) {
+        KS_RETURN_IF_ERROR(wire::DecompressBatch(payload, &plain));
+        KS_RETURN_IF_ERROR(wire::DecodeRowBatch(plain, out));
+        continue;
+      }
       if (type != Msg::kRowBatch) return Status::Corrupt("protocol: expected rows");
       KS_RETURN_IF_ERROR(wire::DecodeRowBatch(payload, out));
     }

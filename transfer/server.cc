@@ -446,6 +446,8 @@ class Session {
       only.resize(n);
       for (uint64_t& p : only) KS_RETURN_IF_ERROR(d.Raw(&p, sizeof(p)));
     }
+    uint64_t compress = 0;  // optional: answer with kRowBatchZ
+    if (!d.done()) KS_RETURN_IF_ERROR(d.Varint(&compress));
     LeafRows rows;
     if (filtered == 2) {  // by reconciliation element, over the whole table
       KS_RETURN_IF_ERROR(replica_->rows()->CollectRowsByElement(*table, only, keep != 0, &rows));
@@ -456,7 +458,8 @@ class Session {
     Encoder batch;
     auto flush = [&]() -> Status {
       if (batch.str().empty()) return Status::Ok();
-      Status s = ch_->Send(Msg::kRowBatch, batch.str());
+      Status s = compress != 0 ? ch_->Send(Msg::kRowBatchZ, wire::CompressBatch(batch.str()))
+                               : ch_->Send(Msg::kRowBatch, batch.str());
       batch.str().clear();
       return s;
     };
@@ -601,7 +604,7 @@ Status ServeSession(ByteStream* stream, const ServeOptions& options) {
     }
   }
   Encoder ok;
-  ok.Varint(wire::kProtocolVersion).Bytes("rows,bundle,multilevel,sync,sketch");
+  ok.Varint(wire::kProtocolVersion).Bytes("rows,bundle,multilevel,sync,sketch,zrows");
   KS_RETURN_IF_ERROR(ch.Send(Msg::kHelloOk, ok.str()));
   Session session(&ch, options, dir.value(), hello.access);
   return session.Run();

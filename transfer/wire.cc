@@ -2,6 +2,8 @@
 
 #include "transfer/wire.h"
 
+#include <zstd.h>
+
 namespace kuzusync::wire {
 
 Status FrameChannel::Send(Msg type, std::string_view payload) {
@@ -164,6 +166,24 @@ Status DecodeSums(std::string_view payload, size_t expected, std::vector<merkle:
   if (n != expected) return Status::Corrupt("protocol: wrong number of row sums");
   sums->resize(n);
   for (merkle::NodeSummary& sum : *sums) KS_RETURN_IF_ERROR(DecodeSummary(&d, &sum));
+  return Status::Ok();
+}
+
+std::string CompressBatch(std::string_view payload) {
+  std::string out(ZSTD_compressBound(payload.size()), '\0');
+  const size_t n = ZSTD_compress(out.data(), out.size(), payload.data(), payload.size(), 3);
+  out.resize(ZSTD_isError(n) ? 0 : n);  // cannot fail with a bound-sized buffer
+  return out;
+}
+
+Status DecompressBatch(std::string_view compressed, std::string* payload) {
+  const unsigned long long size = ZSTD_getFrameContentSize(compressed.data(), compressed.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > kMaxFrame) {
+    return Status::Corrupt("protocol: bad compressed row batch");
+  }
+  payload->resize(size);
+  const size_t n = ZSTD_decompress(payload->data(), payload->size(), compressed.data(), compressed.size());
+  if (ZSTD_isError(n) || n != size) return Status::Corrupt("protocol: bad compressed row batch");
   return Status::Ok();
 }
 

@@ -50,6 +50,7 @@ enum class Msg : uint8_t {
   kBundleEnd = 27,   // server: symbols received
   kSumRows = 28,     // either side (the reconciling one): per table: name, elements -> kRowSums
   kRowSums = 29,     // per table: count and digest sum of those rows
+  kRowBatchZ = 30,   // server: a kRowBatch payload compressed with zstd (when ROWS asked)
 };
 
 class Encoder {
@@ -146,6 +147,10 @@ void EncodeCounted(Encoder* e, const std::string& digest, const LeafRows::Counte
                    bool with_text);
 // Decodes one kRowBatch payload into *rows.
 Status DecodeRowBatch(std::string_view payload, LeafRows* rows);
+// kRowBatchZ payloads: a zstd frame of a kRowBatch payload, whose size the
+// frame states and which may not exceed kMaxFrame.
+std::string CompressBatch(std::string_view payload);
+Status DecompressBatch(std::string_view compressed, std::string* payload);
 
 // kSketch / kWant requests and kSketchSymbols answers.
 void EncodeSketchRequests(Encoder* e, const std::vector<SketchPeer::Request>& requests);
