@@ -4,12 +4,14 @@
 
 #include <cstdlib>
 #include <map>
+#include <mutex>
 #include <set>
 #include <unordered_set>
 
 #include "diff/delta_files.h"
 #include "diff/diff.h"
 #include "diff/new_directory.h"
+#include "diff/parallel.h"
 #include "diff/row_encoding.h"
 
 namespace kuzusync {
@@ -203,7 +205,8 @@ Status LinkTree(Env* env, const std::string& from, const std::string& to,
 // Tables the delta touched go to *touched; every other table's files are
 // hard links to B's.
 Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_dir,
-                       const std::string& staging, bool as_cypher, std::set<std::string>* touched) {
+                       const std::string& staging, bool as_cypher, int threads,
+                       std::set<std::string>* touched) {
   // As Cypher: the keys each node table loses, whose rels go with them.
   std::map<std::string, std::set<std::string>> deleted_nodes;
   if (as_cypher) {
@@ -216,19 +219,35 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
       }));
     }
   }
-  std::set<std::string> rewritten;
-  std::set<std::string> serial;  // rewritten files with line breaks in values
-  std::string new_copy_lines;
   std::set<std::string> taken;
   for (const DataFile& f : b.files) taken.insert(f.path);
+  std::mutex names_mu;
   auto new_file_name = [&](const std::string& stem) {
+    std::lock_guard<std::mutex> lock(names_mu);
     std::string name = stem + ".csv";
     for (int i = 1; taken.count(name) != 0; ++i) name = stem + "_" + std::to_string(i) + ".csv";
     taken.insert(name);
     return name;
   };
 
-  for (const TableSchema& table : b.schema.tables) {
+  static const std::set<std::string> kNone;
+  auto gone_keys = [&](const std::string& node_table) {
+    auto it = deleted_nodes.find(node_table);
+    return it == deleted_nodes.end() ? &kNone : &it->second;
+  };
+
+  // Tables are rewritten side by side. What each adds to the shared results
+  // is kept per table and joined in schema order, so the new version does
+  // not depend on timing.
+  struct TableOutcome {
+    bool touched = false;
+    std::vector<std::string> rewritten, serial;  // serial: files with line breaks in values
+    std::string copy_lines;
+  };
+  std::vector<TableOutcome> outcomes(b.schema.tables.size());
+  KS_RETURN_IF_ERROR(RunInParallel(b.schema.tables.size(), threads, [&](size_t table_index) -> Status {
+    const TableSchema& table = b.schema.tables[table_index];
+    TableOutcome& outcome = outcomes[table_index];
     std::vector<const DataFile*> files = b.FilesOf(table.name);
     if (table.kind == TableKind::kNode) {
       std::vector<OwnedRow> upserts;
@@ -242,10 +261,10 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
       }));
       std::unordered_set<uint64_t> drops;
       KS_RETURN_IF_ERROR(ReadDrops(env, delta_dir, delta::Drops(table.name), &drops));
-      if (upserts.empty() && drop.empty() && drops.empty()) continue;
+      if (upserts.empty() && drop.empty() && drops.empty()) return Status::Ok();
       if (as_cypher && !drops.empty()) return Status::Refused("a bundle with drops cannot be applied as Cypher");
       const std::unordered_set<uint64_t> drop_keys = KeyBitsOf(drops, table.kind);
-      touched->insert(table.name);
+      outcome.touched = true;
       merkle::RowHasher hasher;
       RowElements elements(table.kind);
       std::string encoded;
@@ -254,7 +273,7 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
       if (files.empty()) {
         created.table = table.name;
         created.path = new_file_name(table.name);
-        new_copy_lines += "COPY " + delta::Backquote(table.name) + " FROM \"" + created.path + "\";\n";
+        outcome.copy_lines += "COPY " + delta::Backquote(table.name) + " FROM \"" + created.path + "\";\n";
         files.push_back(&created);
       }
       for (size_t i = 0; i < files.size(); ++i) {
@@ -273,10 +292,10 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
         }
         if (i == 0) KS_RETURN_IF_ERROR(rewriter.Add(upserts));
         KS_RETURN_IF_ERROR(rewriter.Finish());
-        rewritten.insert(files[i]->path);
-        if (rewriter.has_newlines()) serial.insert(files[i]->path);
+        outcome.rewritten.push_back(files[i]->path);
+        if (rewriter.has_newlines()) outcome.serial.push_back(files[i]->path);
       }
-      continue;
+      return Status::Ok();
     }
     std::unordered_set<uint64_t> drops;
     KS_RETURN_IF_ERROR(ReadDrops(env, delta_dir, delta::Drops(table.name), &drops));
@@ -310,18 +329,18 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
       if (as_cypher) {
         for (const OwnedRow& row : inserts) replaced_pairs.emplace(row.fields[0], row.fields[1]);
       }
-      const std::set<std::string>* gone_from = as_cypher ? &deleted_nodes[connection.from] : nullptr;
-      const std::set<std::string>* gone_to = as_cypher ? &deleted_nodes[connection.to] : nullptr;
+      const std::set<std::string>* gone_from = as_cypher ? gone_keys(connection.from) : nullptr;
+      const std::set<std::string>* gone_to = as_cypher ? gone_keys(connection.to) : nullptr;
       const bool detaches = as_cypher && (!gone_from->empty() || !gone_to->empty());
       if (inserts.empty() && drop.empty() && drops.empty() && !detaches) continue;
-      touched->insert(table.name);
+      outcome.touched = true;
       std::vector<const DataFile*> pair_files;
       for (const DataFile* f : files) {
         if (f->connection == connection) pair_files.push_back(f);
       }
       if (pair_files.empty()) {
         pair_file.path = new_file_name(table.name + "_" + connection.from + "_" + connection.to);
-        new_copy_lines += "COPY " + delta::Backquote(table.name) + " FROM \"" + pair_file.path +
+        outcome.copy_lines += "COPY " + delta::Backquote(table.name) + " FROM \"" + pair_file.path +
                           "\" (from='" + connection.from + "', to='" + connection.to + "');\n";
         pair_files.push_back(&pair_file);
       }
@@ -356,10 +375,20 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
         }
         if (i == 0) KS_RETURN_IF_ERROR(rewriter.Add(inserts));
         KS_RETURN_IF_ERROR(rewriter.Finish());
-        rewritten.insert(pair_files[i]->path);
-        if (rewriter.has_newlines()) serial.insert(pair_files[i]->path);
+        outcome.rewritten.push_back(pair_files[i]->path);
+        if (rewriter.has_newlines()) outcome.serial.push_back(pair_files[i]->path);
       }
     }
+    return Status::Ok();
+  }));
+  std::set<std::string> rewritten;
+  std::set<std::string> serial;
+  std::string new_copy_lines;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    if (outcomes[i].touched) touched->insert(b.schema.tables[i].name);
+    rewritten.insert(outcomes[i].rewritten.begin(), outcomes[i].rewritten.end());
+    serial.insert(outcomes[i].serial.begin(), outcomes[i].serial.end());
+    new_copy_lines += outcomes[i].copy_lines;
   }
   if (!new_copy_lines.empty() || !serial.empty()) {
     std::string copy;
@@ -427,7 +456,7 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
 
   KS_RETURN_IF_ERROR(env->CreateDir(staging));
   std::set<std::string> touched;
-  Status s = BuildNewVersion(env, b, delta_dir, staging, options.as_cypher, &touched);
+  Status s = BuildNewVersion(env, b, delta_dir, staging, options.as_cypher, options.threads, &touched);
   if (!s.ok()) return cleanup(s);
   Result<ExportDir> rebuilt = OpenExport(env, staging);
   if (!rebuilt.ok()) return cleanup(rebuilt.status());
