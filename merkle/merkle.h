@@ -193,8 +193,6 @@ class SketchEncoder {
     uint64_t next_index;  // the next symbol this element goes to
   };
   static Entry Start(uint64_t element);
-  // Adds the entry to every symbol below symbols->size(), from its next index on.
-  static void Advance(Entry* entry, std::vector<CodedSymbol>* symbols);
   std::vector<Entry> entries_;
 };
 

@@ -65,6 +65,32 @@ TEST(SketchTest, FindsTheExactDifference) {
   }
 }
 
+// A set's symbols are the XOR of its elements' own symbols, however the
+// encoder interleaves elements and however the symbols are asked for.
+TEST(SketchTest, SymbolsAreTheXorOfEachElementsSymbols) {
+  std::mt19937_64 rng(7);
+  std::vector<uint64_t> elements(1001);
+  for (uint64_t& e : elements) e = rng();
+  const uint64_t kEnd = 3000;
+  std::vector<CodedSymbol> expected(kEnd);
+  for (uint64_t e : elements) {
+    SketchEncoder one;
+    one.Add(e);
+    std::vector<CodedSymbol> own;
+    one.Extend(kEnd, &own);
+    for (uint64_t i = 0; i < kEnd; ++i) {
+      expected[i].sum ^= own[i].sum;
+      expected[i].check ^= own[i].check;
+    }
+  }
+  SketchEncoder all;
+  for (uint64_t e : elements) all.Add(e);
+  std::vector<CodedSymbol> chunked;
+  for (uint64_t end : {1, 2, 9, 64, 65, 700, 2999, 3000}) all.Extend(end, &chunked);
+  EXPECT_EQ(chunked, expected);
+  EXPECT_NE(expected[kEnd - 1], CodedSymbol{});  // the last symbols are reached too
+}
+
 TEST(SketchTest, IdenticalSetsNeedOneSymbol) {
   Sets s = MakeSets(10000, 0, 0, 7);
   SketchDecoder decoder(s.b);
