@@ -30,6 +30,11 @@ SplitPath Split(std::string path) {
 }
 
 
+struct StringHash {
+  using is_transparent = void;  // lookups by string_view, without a copy per row
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 // A row read from a delta member, kept until it is written into B's dialect.
 struct OwnedRow {
   std::vector<std::string> fields;
@@ -94,11 +99,18 @@ void AppendOwnedRow(std::string* out, const OwnedRow& row, const CsvOptions& csv
   AppendCsvRow(out, RowView{&views, &row.nulls, 0}, csv);
 }
 
-// Writes one rewritten data file: B's rows that survive, then additions.
+// Writes one rewritten data file: B's rows that survive, byte for byte,
+// then additions. It sums the digests of the rows it leaves out and of the
+// rows it adds as they read back from what it wrote, so the new file's
+// root is B's root minus the one plus the other, without hashing the file
+// again: every byte of the file is either a whole row of B's file, counted
+// there, or parsed here.
 class FileRewriter {
  public:
-  FileRewriter(Env* env, const ExportDir& b, const DataFile& file, const std::string& staging)
-      : env_(env), b_(b), file_(file), out_path_(JoinPath(staging, file.path)) {}
+  FileRewriter(Env* env, const ExportDir& b, const TableSchema& table, const DataFile& file,
+               const std::string& staging)
+      : env_(env), b_(b), table_(table), file_(file), encoder_(table, file),
+        out_path_(JoinPath(staging, file.path)) {}
 
   Status Open() {
     KS_RETURN_IF_ERROR(env_->NewWritableFile(out_path_, &out_));
@@ -110,27 +122,45 @@ class FileRewriter {
   }
 
   // Copies B's rows, dropping those `drop` says to.
-  Status CopyRows(const TableSchema& table, const std::function<bool(const RowView&)>& drop) {
-    return ScanDataFile(env_, b_, file_, table.FieldCount(), [&](const RowView& row) {
-      if (drop(row)) return Status::Ok();
-      for (std::string_view field : *row.fields) NoteNewlines(field);
-      AppendCsvRow(&buffer_, row, file_.csv);
+  Status CopyRows(const std::function<bool(const RowView&)>& drop) {
+    return ScanDataFile(env_, b_, file_, table_.FieldCount(), [&](const RowView& row) {
+      if (drop(row)) {
+        removed_.Add(Digest(row));
+        return Status::Ok();
+      }
+      has_newlines_ = has_newlines_ || row.multiline;
+      buffer_.append(row.raw);
+      if (row.raw.empty() || row.raw.back() != '\n') buffer_ += '\n';  // B's last line had no line break
       return MaybeFlush();
     });
   }
 
   Status Add(const std::vector<OwnedRow>& rows) {
+    std::string added;
     for (const OwnedRow& row : rows) {
       for (const std::string& field : row.fields) NoteNewlines(field);
-      AppendOwnedRow(&buffer_, row, file_.csv);
-      KS_RETURN_IF_ERROR(MaybeFlush());
+      AppendOwnedRow(&added, row, file_.csv);
     }
-    return Status::Ok();
+    CsvOptions unheaded = file_.csv;
+    unheaded.header = false;
+    uint64_t read_back = 0;
+    KS_RETURN_IF_ERROR(ScanCsvText(added, "rows added to " + file_.path, [&](const RowView& row) {
+      ++read_back;
+      added_.Add(Digest(row));
+      return Status::Ok();
+    }, unheaded));
+    if (read_back != rows.size()) {
+      return Status::Corrupt("rows added to " + file_.path + " did not read back as written");
+    }
+    buffer_ += added;
+    return MaybeFlush();
   }
 
   // True when a value holds a line break: Kuzu's parallel CSV reader then
   // refuses the file, so its COPY statement must say parallel=false.
   bool has_newlines() const { return has_newlines_; }
+  const merkle::NodeSummary& removed() const { return removed_; }
+  const merkle::NodeSummary& added() const { return added_; }
 
   Status Finish() {
     KS_RETURN_IF_ERROR(out_->Append(buffer_));
@@ -144,6 +174,11 @@ class FileRewriter {
     has_newlines_ = has_newlines_ || field.find_first_of("\r\n") != std::string_view::npos;
   }
 
+  merkle::RowDigest Digest(const RowView& row) {
+    encoder_.Encode(row, &encoded_);
+    return hasher_.Digest(encoded_);
+  }
+
   Status MaybeFlush() {
     if (buffer_.size() < (1 << 20)) return Status::Ok();
     Status s = out_->Append(buffer_);
@@ -153,11 +188,16 @@ class FileRewriter {
 
   Env* env_;
   const ExportDir& b_;
+  const TableSchema& table_;
   const DataFile& file_;
+  RowEncoder encoder_;
+  merkle::RowHasher hasher_;
+  std::string encoded_;
   std::string out_path_;
   std::unique_ptr<WritableFile> out_;
   std::string buffer_;
   bool has_newlines_ = false;
+  merkle::NodeSummary removed_, added_;
 };
 
 // Makes the COPY statement reading `path` say parallel=false.
@@ -201,12 +241,17 @@ Status LinkTree(Env* env, const std::string& from, const std::string& to,
   return Status::Ok();
 }
 
+// What a table's rewrite took out of B's rows and put in (sums of digests).
+struct TableChange {
+  merkle::NodeSummary removed, added;
+};
+
 // Builds the new version of B in `staging` from the delta in `delta_dir`.
-// Tables the delta touched go to *touched; every other table's files are
+// Tables the delta touched go to *changes; every other table's files are
 // hard links to B's.
 Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_dir,
                        const std::string& staging, bool as_cypher, int threads,
-                       std::set<std::string>* touched) {
+                       std::map<std::string, TableChange>* changes) {
   // As Cypher: the keys each node table loses, whose rels go with them.
   std::map<std::string, std::set<std::string>> deleted_nodes;
   if (as_cypher) {
@@ -241,8 +286,15 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
   // not depend on timing.
   struct TableOutcome {
     bool touched = false;
+    TableChange change;
     std::vector<std::string> rewritten, serial;  // serial: files with line breaks in values
     std::string copy_lines;
+    void Rewrote(const FileRewriter& rewriter, const std::string& path) {
+      change.removed.Add(rewriter.removed());
+      change.added.Add(rewriter.added());
+      rewritten.push_back(path);
+      if (rewriter.has_newlines()) serial.push_back(path);
+    }
   };
   std::vector<TableOutcome> outcomes(b.schema.tables.size());
   KS_RETURN_IF_ERROR(RunInParallel(b.schema.tables.size(), threads, [&](size_t table_index) -> Status {
@@ -251,7 +303,7 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
     std::vector<const DataFile*> files = b.FilesOf(table.name);
     if (table.kind == TableKind::kNode) {
       std::vector<OwnedRow> upserts;
-      std::set<std::string> drop;
+      std::unordered_set<std::string, StringHash, std::equal_to<>> drop;  // keys
       KS_RETURN_IF_ERROR(ReadOwnedRows(env, delta_dir, delta::NodeUpserts(table.name),
                                        table.FieldCount(), &upserts));
       KS_RETURN_IF_ERROR(ScanMember(env, delta_dir, delta::NodeDeletes(table.name), 1,
@@ -277,12 +329,12 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
         files.push_back(&created);
       }
       for (size_t i = 0; i < files.size(); ++i) {
-        FileRewriter rewriter(env, b, *files[i], staging);
+        FileRewriter rewriter(env, b, table, *files[i], staging);
         KS_RETURN_IF_ERROR(rewriter.Open());
         if (files[i] != &created) {
           RowEncoder encoder(table, *files[i]);
-          KS_RETURN_IF_ERROR(rewriter.CopyRows(table, [&](const RowView& row) {
-            if (drop.count(std::string((*row.fields)[table.primary_key])) != 0) return true;
+          KS_RETURN_IF_ERROR(rewriter.CopyRows([&](const RowView& row) {
+            if (drop.count((*row.fields)[table.primary_key]) != 0) return true;
             if (drops.empty()) return false;
             const uint64_t key_hash = merkle::KeyHash(encoder.Key(row));
             if (drop_keys.count(key_hash & merkle::kNodeSketchKeyBits) == 0) return false;
@@ -292,8 +344,7 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
         }
         if (i == 0) KS_RETURN_IF_ERROR(rewriter.Add(upserts));
         KS_RETURN_IF_ERROR(rewriter.Finish());
-        outcome.rewritten.push_back(files[i]->path);
-        if (rewriter.has_newlines()) outcome.serial.push_back(files[i]->path);
+        outcome.Rewrote(rewriter, files[i]->path);
       }
       return Status::Ok();
     }
@@ -345,10 +396,10 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
         pair_files.push_back(&pair_file);
       }
       for (size_t i = 0; i < pair_files.size(); ++i) {
-        FileRewriter rewriter(env, b, *pair_files[i], staging);
+        FileRewriter rewriter(env, b, table, *pair_files[i], staging);
         KS_RETURN_IF_ERROR(rewriter.Open());
         if (pair_files[i] != &pair_file) {
-          KS_RETURN_IF_ERROR(rewriter.CopyRows(table, [&](const RowView& row) {
+          KS_RETURN_IF_ERROR(rewriter.CopyRows([&](const RowView& row) {
             if (as_cypher) {
               // What the statements do: a pair they touch is replaced whole,
               // and DETACH DELETE takes a node's rels with it.
@@ -375,8 +426,7 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
         }
         if (i == 0) KS_RETURN_IF_ERROR(rewriter.Add(inserts));
         KS_RETURN_IF_ERROR(rewriter.Finish());
-        outcome.rewritten.push_back(pair_files[i]->path);
-        if (rewriter.has_newlines()) outcome.serial.push_back(pair_files[i]->path);
+        outcome.Rewrote(rewriter, pair_files[i]->path);
       }
     }
     return Status::Ok();
@@ -385,7 +435,7 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
   std::set<std::string> serial;
   std::string new_copy_lines;
   for (size_t i = 0; i < outcomes.size(); ++i) {
-    if (outcomes[i].touched) touched->insert(b.schema.tables[i].name);
+    if (outcomes[i].touched) (*changes)[b.schema.tables[i].name] = outcomes[i].change;
     rewritten.insert(outcomes[i].rewritten.begin(), outcomes[i].rewritten.end());
     serial.insert(outcomes[i].serial.begin(), outcomes[i].serial.end());
     new_copy_lines += outcomes[i].copy_lines;
@@ -455,17 +505,15 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
   }
 
   KS_RETURN_IF_ERROR(env->CreateDir(staging));
-  std::set<std::string> touched;
-  Status s = BuildNewVersion(env, b, delta_dir, staging, options.as_cypher, options.threads, &touched);
+  std::map<std::string, TableChange> changes;
+  Status s = BuildNewVersion(env, b, delta_dir, staging, options.as_cypher, options.threads, &changes);
   if (!s.ok()) return cleanup(s);
   Result<ExportDir> rebuilt = OpenExport(env, staging);
   if (!rebuilt.ok()) return cleanup(rebuilt.status());
-  if (!touched.empty()) {  // (an empty table filter would mean every table)
-    Result<std::vector<std::vector<TableTree>>> new_trees = HashExports(
-        env, {&rebuilt.value()}, {std::vector<std::string>(touched.begin(), touched.end())},
-        options.threads);
-    if (!new_trees.ok()) return cleanup(new_trees.status());
-    for (const TableTree& t : new_trees.value()[0]) roots[t.table] = t.tree.root();
+  for (const auto& [table, change] : changes) {
+    merkle::NodeSummary& root = roots[table];
+    root.Add(change.added);
+    root.Subtract(change.removed);
   }
   Result<std::string> new_root = ReplicaRoot(rebuilt->schema, roots);
   if (!result.forced && new_root.value() != manifest->result_root) {

@@ -65,6 +65,7 @@ struct NodeSummary {
   void Add(const RowDigest& digest);
   void Add(const NodeSummary& other);
   void Subtract(const RowDigest& digest);
+  void Subtract(const NodeSummary& other);
   bool operator==(const NodeSummary&) const = default;
 };
 

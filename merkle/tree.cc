@@ -44,6 +44,11 @@ void NodeSummary::Add(const NodeSummary& other) {
   for (int i = 0; i < 4; ++i) sum[i] += other.sum[i];
 }
 
+void NodeSummary::Subtract(const NodeSummary& other) {
+  count -= other.count;
+  for (int i = 0; i < 4; ++i) sum[i] -= other.sum[i];
+}
+
 int DepthForRows(uint64_t rows, uint64_t leaf_rows) {
   int depth = 0;
   uint64_t leaves_needed = rows / std::max<uint64_t>(leaf_rows, 1);

@@ -56,9 +56,14 @@ Status CsvReader::Next(bool* has_row) {
       nulls_.push_back(span.size == 0 && !span.quoted);
     }
     row_line_ = line_;
+    raw_ = std::string_view(buffer_.data() + begin_, next - begin_);
+    multiline_ = false;
     if (quoted_row_) {
-      const char* row_begin = buffer_.data() + begin_;
-      line_ += std::count(row_begin, static_cast<const char*>(buffer_.data()) + next, '\n');
+      std::string_view body = raw_;
+      if (!body.empty() && body.back() == '\n') body.remove_suffix(1);
+      if (!body.empty() && body.back() == '\r') body.remove_suffix(1);
+      multiline_ = body.find_first_of("\r\n") != std::string_view::npos;
+      line_ += std::count(raw_.begin(), raw_.end(), '\n');
     } else {
       line_ += 1;  // an unquoted row is exactly one line
     }

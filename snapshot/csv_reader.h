@@ -35,6 +35,10 @@ class CsvReader {
   const std::vector<std::string_view>& fields() const { return fields_; }
   const std::vector<uint8_t>& nulls() const { return nulls_; }
   uint64_t row_line() const { return row_line_; }
+  // The last row's bytes, line break included when it has one.
+  std::string_view raw() const { return raw_; }
+  // True when a quoted value of the last row holds a line break.
+  bool multiline() const { return multiline_; }
 
  private:
   enum class Parse { kRow, kNeedMore, kError };
@@ -61,6 +65,8 @@ class CsvReader {
   uint64_t line_ = 1;  // line of buffer_[begin_]
   uint64_t row_line_ = 0;
   bool quoted_row_ = false;  // the last row took the general path
+  std::string_view raw_;
+  bool multiline_ = false;
 
   std::vector<FieldSpan> spans_;
   std::string unescaped_;

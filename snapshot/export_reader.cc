@@ -115,7 +115,7 @@ Status ScanDataFile(Env* env, const ExportDir& export_dir, const DataFile& file,
                                  std::to_string(reader.fields().size()),
                              path, reader.row_line());
     }
-    KS_RETURN_IF_ERROR(on_row(RowView{&reader.fields(), &reader.nulls(), reader.row_line()}));
+    KS_RETURN_IF_ERROR(on_row(RowView{&reader.fields(), &reader.nulls(), reader.row_line(), reader.raw(), reader.multiline()}));
   }
 }
 
@@ -137,14 +137,14 @@ class StringFile final : public SequentialFile {
 }  // namespace
 
 Status ScanCsvText(std::string_view text, const std::string& what,
-                   const std::function<Status(const RowView&)>& on_row) {
+                   const std::function<Status(const RowView&)>& on_row, const CsvOptions& csv) {
   StringFile input(text);
-  CsvReader reader(&input, CsvOptions{}, what, 1 << 12);
+  CsvReader reader(&input, csv, what, 1 << 12);
   while (true) {
     bool has_row = false;
     KS_RETURN_IF_ERROR(reader.Next(&has_row));
     if (!has_row) return Status::Ok();
-    KS_RETURN_IF_ERROR(on_row(RowView{&reader.fields(), &reader.nulls(), reader.row_line()}));
+    KS_RETURN_IF_ERROR(on_row(RowView{&reader.fields(), &reader.nulls(), reader.row_line(), reader.raw(), reader.multiline()}));
   }
 }
 

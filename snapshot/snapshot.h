@@ -104,6 +104,10 @@ struct RowView {
   const std::vector<std::string_view>* fields;
   const std::vector<uint8_t>* is_null;  // 1 where the field is NULL (empty, unquoted)
   uint64_t line;                     // 1-based line where the row starts
+  // The row's bytes as in the file, its line break included when it has
+  // one: what a rewrite copies to keep the row exactly as it was.
+  std::string_view raw = {};
+  bool multiline = false;  // a quoted value holds a line break
 };
 
 // Streams every row of one data file. Stops at the first error, which names
@@ -118,10 +122,11 @@ Status ScanDataFile(Env* env, const ExportDir& export_dir, const DataFile& file,
 void AppendCsvField(std::string* out, std::string_view value, bool is_null,
                     const CsvOptions& options);
 
-// Parses text holding CSV rows in the default dialect (what AppendCsvRow
-// writes) and calls on_row for each; `what` names the text in errors.
+// Parses text holding CSV rows in the dialect `csv` (by default, what
+// AppendCsvRow writes) and calls on_row for each; `what` names the text in
+// errors.
 Status ScanCsvText(std::string_view text, const std::string& what,
-                   const std::function<Status(const RowView&)>& on_row);
+                   const std::function<Status(const RowView&)>& on_row, const CsvOptions& csv = {});
 
 // Appends a whole row and its newline.
 void AppendCsvRow(std::string* out, const RowView& row, const CsvOptions& options);

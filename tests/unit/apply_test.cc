@@ -154,6 +154,42 @@ TEST_F(ApplyTest, StaleTargetIsRefusedAndLeftUntouchedUnlessForced) {
   ExpectNoLeftovers();
 }
 
+// The rewrite keeps B's rows byte for byte, in B's dialect (header, '|',
+// CRLF, a value spanning lines, no line break at the end), and adds A's
+// rows in that dialect: the result reads as A's rows, and the root it
+// reports is the one a fresh hash of the new files gives.
+TEST_F(ApplyTest, RewriteKeepsBsBytesAndDialect) {
+  WriteExport("/a", "1,ann,30\n2,\"bo\nb\",41\n3,cy,50\n4,dee,60\n", "1,2,2020\n");
+  const std::string copy_b =
+      "COPY `User` (`id`,`name`,`age`) FROM \"User.csv\" (header=true, delim='|');\n"
+      "COPY `Follows` (`since`) FROM \"Follows_User_User.csv\" (to='User', from='User', parallel=true);\n";
+  WriteTestExport(env_, "/b", kSchema, copy_b,
+                  {{"User.csv", "id|name|age\r\n1|ann|30\r\n2|\"bo\nb\"|41\r\n3|cy|51\r\n9|zed|99"},
+                   {"Follows_User_User.csv", "1,2,2020\n"}});
+  auto manifest = WriteBundle(env_, "/a", "/b", "/bundle.kzb", {});
+  ASSERT_TRUE(manifest.ok()) << manifest.status().ToString();
+  auto applied = ApplyBundle(env_, "/bundle.kzb", "/b", {});
+  ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  EXPECT_EQ(applied->root, manifest->result_root);
+  EXPECT_TRUE(Diff("/a", "/b").identical);
+
+  std::string users;
+  ASSERT_TRUE(ReadFileToString(env_, "/b/User.csv", &users).ok());
+  // Kept rows as they were (CRLF, the quoted line break), then cy and dee
+  // in B's dialect; zed is gone.
+  EXPECT_EQ(users.substr(0, users.find("3|")), "id|name|age\r\n1|ann|30\r\n2|\"bo\nb\"|41\r\n");
+  EXPECT_TRUE(Contains(users, "3|cy|50\n")) << users;
+  EXPECT_TRUE(Contains(users, "4|dee|60\n")) << users;
+  EXPECT_FALSE(Contains(users, "zed")) << users;
+  std::string copy;
+  ASSERT_TRUE(ReadFileToString(env_, "/b/copy.cypher", &copy).ok());
+  EXPECT_TRUE(Contains(copy, "parallel=false")) << copy;  // a kept value spans lines
+
+  auto rehashed = LocalReplica::Open(env_, "/b", {}, 1);
+  ASSERT_TRUE(rehashed.ok()) << rehashed.status().ToString();
+  EXPECT_EQ(ReplicaRoot(*rehashed.value()), applied->root);
+}
+
 // A late Cypher batch is replayed onto an export made before it was loaded:
 // applying as the statements act is idempotent, and a deleted node takes
 // rels along that the bundle never named.
