@@ -32,12 +32,16 @@ namespace kuzusync {
 
 // Trees already built, keyed by everything they were built from (the table's
 // shape, the tree shape, and each data file's identity): an unchanged table
-// is not hashed again. Implementations are safe for concurrent use.
+// is not hashed again. With a tree, the table's set-reconciliation elements
+// may be kept too. Implementations are safe for concurrent use.
 class TreeCache {
  public:
   virtual ~TreeCache() = default;
-  virtual std::optional<merkle::Tree> Lookup(const std::string& key) = 0;
-  virtual void Store(const std::string& key, const merkle::Tree& tree) = 0;
+  // With `elements`, a hit needs the elements too; they go to *elements.
+  virtual std::optional<merkle::Tree> Lookup(const std::string& key,
+                                             std::vector<uint64_t>* elements = nullptr) = 0;
+  virtual void Store(const std::string& key, const merkle::Tree& tree,
+                     const std::vector<uint64_t>* elements = nullptr) = 0;
 };
 
 // kuzusync keeps what belongs to a replica directory beside it, never in it
@@ -57,8 +61,7 @@ struct TableTree {
   std::string table;
   TableKind kind = TableKind::kNode;
   merkle::Tree tree;
-  // With HashExports' with_elements, for a table that was hashed (not
-  // found in the cache): its rows' set-reconciliation elements.
+  // With HashExports' with_elements: its rows' set-reconciliation elements.
   std::optional<std::vector<uint64_t>> elements;
 };
 
@@ -75,8 +78,8 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
 
 // Hashes the named tables (all when `tables` is empty) of each export, using
 // up to `threads` threads across all of them. result[i] belongs to exports[i].
-// with_elements: tables that are hashed (not found in the cache) come with
-// their elements too.
+// with_elements: tables come with their elements too (from the cache only
+// when it kept them; otherwise the table is hashed).
 Result<std::vector<std::vector<TableTree>>> HashExports(
     Env* env, const std::vector<const ExportDir*>& exports,
     const std::vector<std::vector<std::string>>& tables, int threads,

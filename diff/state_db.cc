@@ -14,7 +14,7 @@
 namespace kuzusync {
 namespace {
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 // Each step takes the schema from version i to i + 1.
 const char* const kMigrations[] = {
@@ -50,6 +50,9 @@ const char* const kMigrations[] = {
     // 2 -> 3: the tree cache's recency without reading every tree (`used`
     // is stored after the tree blob: without an index MAX(used) read them all).
     "CREATE INDEX trees_by_use ON trees(used);",
+    // 3 -> 4: a table's set-reconciliation elements beside its tree (NULL
+    // until a push or pull needed them).
+    "ALTER TABLE trees ADD COLUMN elements BLOB;",
 };
 
 std::string NewReplicaId() {

@@ -343,9 +343,13 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
       for (const DataFile* f : exports[e]->FilesOf(table.name)) bytes += f->size_bytes;
       std::string key = cache != nullptr ? TreeCacheKey(env, *exports[e], table, leaf_rows) : "";
       std::optional<merkle::Tree> cached;
-      if (!key.empty()) cached = cache->Lookup(key);
+      std::optional<std::vector<uint64_t>> elements;
+      if (with_elements) elements.emplace();
+      // Wanting elements, a tree cached without them is a miss: hashing
+      // finds both in one pass, listing elements alone costs as much.
+      if (!key.empty()) cached = cache->Lookup(key, elements ? &*elements : nullptr);
       if (cached) {
-        jobs.push_back({e, &table, bytes, Result<merkle::Tree>(std::move(*cached)), std::nullopt});
+        jobs.push_back({e, &table, bytes, Result<merkle::Tree>(std::move(*cached)), std::move(elements)});
         key.clear();  // nothing to store
       } else {
         jobs.push_back({e, &table, bytes, std::nullopt, std::nullopt});
@@ -393,7 +397,9 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
   for (size_t j = 0; j < jobs.size(); ++j) {  // declaration order: the first error is deterministic
     Job& job = jobs[j];
     if (!job.result->ok()) return job.result->status();
-    if (!cache_keys[j].empty()) cache->Store(cache_keys[j], job.result->value());
+    if (!cache_keys[j].empty()) {
+      cache->Store(cache_keys[j], job.result->value(), job.elements ? &*job.elements : nullptr);
+    }
     out[job.export_index].push_back(
         {job.table->name, job.table->kind, std::move(*job.result).value(), std::move(job.elements)});
   }

@@ -10,16 +10,55 @@ namespace {
 
 constexpr int kKeepTrees = 1024;  // least recently used trees beyond this are dropped
 
+// Elements as stored: a magic, the count, the elements (little-endian), and
+// the SHA-256 of all that, so that damage is a miss, never wrong elements.
+constexpr char kElementsMagic[8] = {'k', 'z', 'e', 'l', 'e', 'm', '0', '1'};
+
+std::string SerializeElements(const std::vector<uint64_t>& elements) {
+  std::string out(kElementsMagic, sizeof(kElementsMagic));
+  out.resize(16 + 8 * elements.size());
+  auto put = [&](size_t at, uint64_t v) {
+    for (int i = 0; i < 8; ++i) out[at + i] = static_cast<char>(v >> (8 * i));
+  };
+  put(8, elements.size());
+  for (size_t i = 0; i < elements.size(); ++i) put(16 + 8 * i, elements[i]);
+  merkle::RowHasher hasher;
+  const merkle::RowDigest digest = hasher.Digest(out);
+  out.append(reinterpret_cast<const char*>(digest.data()), digest.size());
+  return out;
+}
+
+bool DeserializeElements(std::string_view data, std::vector<uint64_t>* elements) {
+  if (data.size() < 16 + 32 || data.substr(0, 8) != std::string_view(kElementsMagic, 8)) return false;
+  auto get = [&](size_t at) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(data[at + i])) << (8 * i);
+    return v;
+  };
+  const uint64_t count = get(8);
+  if (count > (data.size() - 48) / 8 || data.size() != 48 + 8 * count) return false;
+  merkle::RowHasher hasher;
+  const merkle::RowDigest digest = hasher.Digest(data.substr(0, data.size() - 32));
+  if (data.substr(data.size() - 32) != std::string_view(reinterpret_cast<const char*>(digest.data()), 32)) {
+    return false;
+  }
+  elements->resize(count);
+  for (uint64_t i = 0; i < count; ++i) (*elements)[i] = get(16 + 8 * i);
+  return true;
+}
+
 class SqliteTreeCache final : public TreeCache {
  public:
   explicit SqliteTreeCache(std::unique_ptr<StateDb> db) : db_(std::move(db)) {}
 
-  std::optional<merkle::Tree> Lookup(const std::string& key) override {
+  std::optional<merkle::Tree> Lookup(const std::string& key, std::vector<uint64_t>* elements) override {
     std::lock_guard<std::mutex> lock(mu_);
     std::optional<merkle::Tree> found;
     {
-      Statement get(db_->db(), "SELECT tree FROM trees WHERE key = ?");
+      Statement get(db_->db(), elements != nullptr ? "SELECT tree, elements FROM trees WHERE key = ?"
+                                                   : "SELECT tree FROM trees WHERE key = ?");
       if (!get.ok() || get.Bind(1, key).Step() != SQLITE_ROW) return found;
+      if (elements != nullptr && !DeserializeElements(get.Text(1), elements)) return found;
       // A damaged entry is a miss, never a wrong tree (the tree file checks itself).
       Result<merkle::Tree> tree = merkle::Tree::Deserialize(get.Text(0), "tree cache");
       if (tree.ok()) found = std::move(tree).value();
@@ -32,13 +71,19 @@ class SqliteTreeCache final : public TreeCache {
     return found;
   }
 
-  void Store(const std::string& key, const merkle::Tree& tree) override {
+  void Store(const std::string& key, const merkle::Tree& tree, const std::vector<uint64_t>* elements) override {
     std::lock_guard<std::mutex> lock(mu_);
     Statement put(db_->db(),
-                  "INSERT OR REPLACE INTO trees(key, tree, used) VALUES "
-                  "(?, ?, (SELECT COALESCE(MAX(used), 0) + 1 FROM trees))");
+                  "INSERT OR REPLACE INTO trees(key, tree, used, elements) VALUES "
+                  "(?, ?, (SELECT COALESCE(MAX(used), 0) + 1 FROM trees), ?)");
     if (!put.ok()) return;
-    put.Bind(1, key).BindBlob(2, tree.Serialize()).Step();
+    put.Bind(1, key).BindBlob(2, tree.Serialize());
+    if (elements != nullptr) {
+      put.BindBlob(3, SerializeElements(*elements));
+    } else {
+      put.BindNull(3);
+    }
+    put.Step();
     // The least recently used beyond kKeepTrees go (found through the index).
     (void)db_->Exec("DELETE FROM trees WHERE used < (SELECT used FROM trees ORDER BY used DESC LIMIT 1 OFFSET " +
                     std::to_string(kKeepTrees - 1) + ")");

@@ -192,8 +192,8 @@ TEST_F(SyncStateTest, AVersionOneStateIsMigratedKeepingItsTrees) {
   ASSERT_NE(state, nullptr);
   EXPECT_EQ(state->replica_id().size(), 32u);
   EXPECT_TRUE(state->Checkpoints().value().empty());
-  Sql("INSERT INTO trees VALUES ('k2', X'00', 2)");  // the old table is still there
-  Sql("SELECT COUNT(*) FROM trees WHERE key = 'k'");
+  Sql("INSERT INTO trees(key, tree, used) VALUES ('k2', X'00', 2)");  // the old table is still there
+  Sql("SELECT COUNT(*) FROM trees WHERE key = 'k' AND elements IS NULL");  // and has the new column
 }
 
 }  // namespace

@@ -14,18 +14,24 @@ namespace {
 
 class CountingCache final : public TreeCache {
  public:
-  std::optional<merkle::Tree> Lookup(const std::string& key) override {
+  std::optional<merkle::Tree> Lookup(const std::string& key, std::vector<uint64_t>* wanted) override {
     auto it = trees.find(key);
-    if (it == trees.end()) {
+    auto has = elements.find(key);
+    if (it == trees.end() || (wanted != nullptr && has == elements.end())) {
       ++misses;
       return std::nullopt;
     }
     ++hits;
+    if (wanted != nullptr) *wanted = has->second;
     return it->second;
   }
-  void Store(const std::string& key, const merkle::Tree& tree) override { trees[key] = tree; }
+  void Store(const std::string& key, const merkle::Tree& tree, const std::vector<uint64_t>* kept) override {
+    trees[key] = tree;
+    if (kept != nullptr) elements[key] = *kept;
+  }
 
   std::map<std::string, merkle::Tree> trees;
+  std::map<std::string, std::vector<uint64_t>> elements;
   int hits = 0;
   int misses = 0;
 };
@@ -75,6 +81,42 @@ TEST(TreeCacheTest, UnchangedTablesComeFromTheCacheChangedOnesAreHashed) {
   EXPECT_EQ(cache.misses, 5);
 }
 
+// Elements are kept with the tree when they are asked for: a tree cached
+// without them is hashed again (once), and cached elements are what a
+// scan of the table lists.
+TEST(TreeCacheTest, ElementsComeFromTheCacheOnceKept) {
+  auto env = NewMemEnv();
+  ASSERT_TRUE(WriteFileAtomically(env.get(), "/r/schema.cypher", kSchema).ok());
+  ASSERT_TRUE(WriteFileAtomically(env.get(), "/r/copy.cypher", kCopy).ok());
+  ASSERT_TRUE(WriteFileAtomically(env.get(), "/r/User.csv", "1,ann\n2,bob\n3,cy\n").ok());
+  ASSERT_TRUE(WriteFileAtomically(env.get(), "/r/City.csv", "Paris\nRome\n").ok());
+  CountingCache cache;
+  ASSERT_TRUE(LocalReplica::Open(env.get(), "/r", {}, 1, merkle::kTargetLeafRows, &cache).ok());
+  EXPECT_EQ(cache.misses, 2);
+  EXPECT_TRUE(cache.elements.empty());
+
+  auto with = LocalReplica::Open(env.get(), "/r", {}, 1, merkle::kTargetLeafRows, &cache, true);
+  ASSERT_TRUE(with.ok());
+  EXPECT_EQ(cache.misses, 4);  // trees without elements do not do
+  ASSERT_EQ(cache.elements.size(), 2u);
+
+  auto again = LocalReplica::Open(env.get(), "/r", {}, 1, merkle::kTargetLeafRows, &cache, true);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(cache.misses, 4);
+  EXPECT_EQ(cache.hits, 2);
+  auto plain = LocalReplica::Open(env.get(), "/r", {}, 1);  // no cache: elements found by a scan
+  ASSERT_TRUE(plain.ok());
+  for (const TableSchema& table : plain.value()->schema().tables) {
+    std::vector<uint64_t> cached, scanned;
+    ASSERT_TRUE(again.value()->rows()->CollectElements(table, &cached).ok());
+    ASSERT_TRUE(plain.value()->rows()->CollectElements(table, &scanned).ok());
+    std::sort(cached.begin(), cached.end());
+    std::sort(scanned.begin(), scanned.end());
+    EXPECT_EQ(cached, scanned) << table.name;
+    EXPECT_EQ(cached.size(), table.name == "User" ? 3u : 2u);
+  }
+}
+
 class SqliteTreeCacheTest : public TempReplicaTest {};
 
 TEST_F(SqliteTreeCacheTest, StoresBesideTheReplicaAndSurvivesReopening) {
@@ -94,6 +136,13 @@ TEST_F(SqliteTreeCacheTest, StoresBesideTheReplicaAndSurvivesReopening) {
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->RootHex(), tree.RootHex());
   EXPECT_FALSE(cache->Lookup("other").has_value());
+  std::vector<uint64_t> elements;
+  EXPECT_FALSE(cache->Lookup("k", &elements).has_value());  // stored without elements
+
+  const std::vector<uint64_t> kept = {7, 0, ~uint64_t{0}, 42};
+  cache->Store("k", tree, &kept);
+  ASSERT_TRUE(OpenReplicaTreeCache(replica_)->Lookup("k", &elements).has_value());
+  EXPECT_EQ(elements, kept);
 }
 
 TEST_F(SqliteTreeCacheTest, DamagedEntriesAndNewerSchemasAreNotUsed) {
@@ -103,6 +152,14 @@ TEST_F(SqliteTreeCacheTest, DamagedEntriesAndNewerSchemasAreNotUsed) {
   OpenReplicaTreeCache(replica_)->Store("k", tree);
   Sql("UPDATE trees SET tree = X'00112233' WHERE key = 'k'");
   EXPECT_FALSE(OpenReplicaTreeCache(replica_)->Lookup("k").has_value());
+  const std::vector<uint64_t> kept = {1, 2, 3};
+  OpenReplicaTreeCache(replica_)->Store("e", tree, &kept);
+  std::vector<uint64_t> elements;
+  ASSERT_TRUE(OpenReplicaTreeCache(replica_)->Lookup("e", &elements).has_value());
+  // One flipped byte among the elements: a miss, not other elements.
+  Sql("UPDATE trees SET elements = substr(elements, 1, 20) || X'ff' || substr(elements, 22) WHERE key = 'e'");
+  EXPECT_FALSE(OpenReplicaTreeCache(replica_)->Lookup("e", &elements).has_value());
+  EXPECT_TRUE(OpenReplicaTreeCache(replica_)->Lookup("e").has_value());  // the tree alone is intact
   Sql("UPDATE meta SET value = '99' WHERE key = 'schema_version'");
   EXPECT_EQ(OpenReplicaTreeCache(replica_), nullptr);
 }
