@@ -8,6 +8,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "diff/cache_entries.h"
 #include "diff/delta_files.h"
 #include "diff/diff.h"
 #include "diff/new_directory.h"
@@ -100,11 +101,10 @@ void AppendOwnedRow(std::string* out, const OwnedRow& row, const CsvOptions& csv
 }
 
 // Writes one rewritten data file: B's rows that survive, byte for byte,
-// then additions. It sums the digests of the rows it leaves out and of the
-// rows it adds as they read back from what it wrote, so the new file's
-// root is B's root minus the one plus the other, without hashing the file
-// again: every byte of the file is either a whole row of B's file, counted
-// there, or parsed here.
+// then additions. It lists the rows it leaves out and the rows it adds, as
+// they read back from what it wrote, so the new file's tree is B's minus
+// the one plus the other, without hashing the file again: every byte of the
+// file is either a whole row of B's file, counted there, or parsed here.
 class FileRewriter {
  public:
   FileRewriter(Env* env, const ExportDir& b, const TableSchema& table, const DataFile& file,
@@ -125,7 +125,7 @@ class FileRewriter {
   Status CopyRows(const std::function<bool(const RowView&)>& drop) {
     return ScanDataFile(env_, b_, file_, table_.FieldCount(), [&](const RowView& row) {
       if (drop(row)) {
-        removed_.Add(Digest(row));
+        removed_.push_back(Keyed(row));
         return Status::Ok();
       }
       has_newlines_ = has_newlines_ || row.multiline;
@@ -146,7 +146,7 @@ class FileRewriter {
     uint64_t read_back = 0;
     KS_RETURN_IF_ERROR(ScanCsvText(added, "rows added to " + file_.path, [&](const RowView& row) {
       ++read_back;
-      added_.Add(Digest(row));
+      added_.push_back(Keyed(row));
       return Status::Ok();
     }, unheaded));
     if (read_back != rows.size()) {
@@ -159,8 +159,8 @@ class FileRewriter {
   // True when a value holds a line break: Kuzu's parallel CSV reader then
   // refuses the file, so its COPY statement must say parallel=false.
   bool has_newlines() const { return has_newlines_; }
-  const merkle::NodeSummary& removed() const { return removed_; }
-  const merkle::NodeSummary& added() const { return added_; }
+  const std::vector<merkle::KeyedDigest>& removed() const { return removed_; }
+  const std::vector<merkle::KeyedDigest>& added() const { return added_; }
 
   Status Finish() {
     KS_RETURN_IF_ERROR(out_->Append(buffer_));
@@ -174,9 +174,9 @@ class FileRewriter {
     has_newlines_ = has_newlines_ || field.find_first_of("\r\n") != std::string_view::npos;
   }
 
-  merkle::RowDigest Digest(const RowView& row) {
+  merkle::KeyedDigest Keyed(const RowView& row) {
     encoder_.Encode(row, &encoded_);
-    return hasher_.Digest(encoded_);
+    return {merkle::KeyHash(encoder_.Key(row)), hasher_.Digest(encoded_)};
   }
 
   Status MaybeFlush() {
@@ -197,7 +197,7 @@ class FileRewriter {
   std::unique_ptr<WritableFile> out_;
   std::string buffer_;
   bool has_newlines_ = false;
-  merkle::NodeSummary removed_, added_;
+  std::vector<merkle::KeyedDigest> removed_, added_;
 };
 
 // Makes the COPY statement reading `path` say parallel=false.
@@ -241,9 +241,9 @@ Status LinkTree(Env* env, const std::string& from, const std::string& to,
   return Status::Ok();
 }
 
-// What a table's rewrite took out of B's rows and put in (sums of digests).
+// The rows a table's rewrite took out of B and put in.
 struct TableChange {
-  merkle::NodeSummary removed, added;
+  std::vector<merkle::KeyedDigest> removed, added;
 };
 
 // Builds the new version of B in `staging` from the delta in `delta_dir`.
@@ -290,8 +290,8 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
     std::vector<std::string> rewritten, serial;  // serial: files with line breaks in values
     std::string copy_lines;
     void Rewrote(const FileRewriter& rewriter, const std::string& path) {
-      change.removed.Add(rewriter.removed());
-      change.added.Add(rewriter.added());
+      change.removed.insert(change.removed.end(), rewriter.removed().begin(), rewriter.removed().end());
+      change.added.insert(change.added.end(), rewriter.added().begin(), rewriter.added().end());
       rewritten.push_back(path);
       if (rewriter.has_newlines()) serial.push_back(path);
     }
@@ -453,6 +453,32 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
   return env->SyncDir(staging);
 }
 
+// Caches the new version's trees and elements: B's, changed as the rewrite
+// changed the rows. Best effort, like all caching.
+void KeepTreesOfNewVersion(Env* env, const std::string& dir, const LocalReplica& old,
+                           const std::map<std::string, TableChange>& changes, TreeCache* cache) {
+  Result<ExportDir> now = OpenExport(env, dir);
+  if (!now.ok()) return;
+  for (const TableSchema& table : now->schema.tables) {
+    const merkle::Tree* tree = old.FindTree(table.name);
+    if (tree == nullptr) continue;
+    const std::vector<uint64_t>* elements = old.FindElements(table.name);
+    const std::string key = TreeCacheKey(env, now.value(), table, old.leaf_rows(), /*just_written=*/true);
+    if (key.empty()) continue;
+    auto change = changes.find(table.name);
+    if (change == changes.end()) {
+      cache->Store(key, *tree, elements);
+      continue;
+    }
+    const merkle::Tree changed = tree->Changed(change->second.removed, change->second.added, old.leaf_rows());
+    std::optional<std::vector<uint64_t>> changed_elements;
+    if (elements != nullptr) {
+      changed_elements = ChangedElements(table.kind, *elements, change->second.removed, change->second.added);
+    }
+    cache->Store(key, changed, changed_elements ? &*changed_elements : nullptr);
+  }
+}
+
 }  // namespace
 
 Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const std::string& dir_b,
@@ -479,8 +505,8 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
   // B's trees, kept: the new version shares the files of every table the
   // bundle does not touch, so only touched tables are hashed again below.
   std::map<std::string, merkle::NodeSummary> roots;
-  if (options.target_roots != nullptr) {
-    roots = *options.target_roots;
+  if (options.target != nullptr) {
+    for (const Replica::Table& t : options.target->tables()) roots[t.name] = t.root;
   } else {
     Result<std::vector<std::vector<TableTree>>> b_trees =
         HashExports(env, {&b}, {{}}, options.threads, merkle::kTargetLeafRows, options.cache);
@@ -512,8 +538,8 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
   if (!rebuilt.ok()) return cleanup(rebuilt.status());
   for (const auto& [table, change] : changes) {
     merkle::NodeSummary& root = roots[table];
-    root.Add(change.added);
-    root.Subtract(change.removed);
+    for (const merkle::KeyedDigest& row : change.added) root.Add(row.digest);
+    for (const merkle::KeyedDigest& row : change.removed) root.Subtract(row.digest);
   }
   Result<std::string> new_root = ReplicaRoot(rebuilt->schema, roots);
   if (!result.forced && new_root.value() != manifest->result_root) {
@@ -542,6 +568,11 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
   if (!s.ok()) return cleanup(s);
   result.root = new_root.value();
   KS_RETURN_IF_ERROR(cleanup(Status::Ok()));  // staging now holds the old version
+  // Only now are the files' identities final: the old version's hard links
+  // are gone.
+  if (options.cache != nullptr && options.target != nullptr) {
+    KeepTreesOfNewVersion(env, dir_b, *options.target, changes, options.cache);
+  }
   return result;
 }
 

@@ -200,6 +200,10 @@ class ExportRowSource final : public RowSource {
   void KnowElements(const std::string& table, std::vector<uint64_t> elements) {
     known_elements_[table] = std::move(elements);
   }
+  const std::vector<uint64_t>* KnownElements(const std::string& table) const {
+    auto it = known_elements_.find(table);
+    return it == known_elements_.end() ? nullptr : &it->second;
+  }
 
  private:
   Env* env_;
@@ -316,13 +320,17 @@ class LocalReplica final : public Replica {
 
   const ExportDir& export_dir() const { return export_; }
   const merkle::Tree* FindTree(std::string_view table) const;
+  // The table's elements, when it was opened with_elements.
+  const std::vector<uint64_t>* FindElements(const std::string& table) const { return rows_.KnownElements(table); }
+  uint64_t leaf_rows() const { return leaf_rows_; }
 
  private:
-  LocalReplica(Env* env, ExportDir export_dir)
-      : export_(std::move(export_dir)), rows_(env, &export_) {}
+  LocalReplica(Env* env, ExportDir export_dir, uint64_t leaf_rows)
+      : export_(std::move(export_dir)), rows_(env, &export_), leaf_rows_(leaf_rows) {}
 
   ExportDir export_;
   ExportRowSource rows_;
+  uint64_t leaf_rows_;
   std::vector<Table> tables_;
   std::vector<TableTree> trees_;
   std::map<std::string, std::unique_ptr<LocalTreeView>> views_;
@@ -428,9 +436,11 @@ struct ApplyOptions {
   // When set, the new version is built there (a path beside B, replaced if
   // it exists) and B is left as it is.
   std::string output_dir;
-  // B's table roots, when the caller hashed B under the lock it still holds
-  // (a served write session): then B is not hashed again.
-  const std::map<std::string, merkle::NodeSummary>* target_roots = nullptr;
+  // B as the caller hashed it, every table, under the write lock it still
+  // holds (a served write session): then B is not hashed again, and with
+  // `cache`, its trees and elements, changed as the bundle changed its
+  // rows, are kept for the new version.
+  const LocalReplica* target = nullptr;
 };
 
 struct ApplyResult {

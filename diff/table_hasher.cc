@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "diff/cache_entries.h"
 #include "diff/diff.h"
 #include "diff/key_set.h"
 #include "diff/parallel.h"
@@ -110,10 +111,10 @@ namespace {
 // words): tables holding one are neither looked up nor stored.
 constexpr double kRacyAgeSeconds = 2.0;
 
-// Everything a table's tree depends on; empty when the table must not be
-// cached. Hashed, so that keys are short and carry no paths.
+}  // namespace
+
 std::string TreeCacheKey(Env* env, const ExportDir& export_dir, const TableSchema& table,
-                         uint64_t leaf_rows) {
+                         uint64_t leaf_rows, bool just_written) {
   std::string key;
   merkle::AppendField(&key, "kuzusync-tree-v1", false);
   merkle::AppendField(&key, table.ddl, false);
@@ -121,7 +122,8 @@ std::string TreeCacheKey(Env* env, const ExportDir& export_dir, const TableSchem
   for (const DataFile* file : export_dir.FilesOf(table.name)) {
     std::string identity;
     double age = 0;
-    if (!env->FileIdentity(export_dir.PathOf(*file), &identity, &age).ok() || age < kRacyAgeSeconds) {
+    if (!env->FileIdentity(export_dir.PathOf(*file), &identity, &age).ok() ||
+        (age < kRacyAgeSeconds && !just_written)) {
       return "";
     }
     merkle::AppendField(&key, file->path, false);
@@ -135,6 +137,8 @@ std::string TreeCacheKey(Env* env, const ExportDir& export_dir, const TableSchem
   merkle::RowDigest d = hasher.Digest(key);
   return merkle::ToHex(d.data(), d.size());
 }
+
+namespace {
 
 // Average bytes per line in the first 64 KB of the table's first file; 16
 // when there is nothing to sample.
@@ -341,7 +345,7 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
       }
       uint64_t bytes = 0;
       for (const DataFile* f : exports[e]->FilesOf(table.name)) bytes += f->size_bytes;
-      std::string key = cache != nullptr ? TreeCacheKey(env, *exports[e], table, leaf_rows) : "";
+      std::string key = cache != nullptr ? TreeCacheKey(env, *exports[e], table, leaf_rows, false) : "";
       std::optional<merkle::Tree> cached;
       std::optional<std::vector<uint64_t>> elements;
       if (with_elements) elements.emplace();

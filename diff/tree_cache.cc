@@ -1,8 +1,13 @@
 // The sqlite tree cache kept beside a replica (.<name>.kuzusync/state.db).
 
+#include <map>
 #include <mutex>
+#include <unordered_map>
+#include <unordered_set>
 
+#include "diff/cache_entries.h"
 #include "diff/diff.h"
+#include "diff/row_encoding.h"
 #include "diff/state_db.h"
 
 namespace kuzusync {
@@ -95,6 +100,69 @@ class SqliteTreeCache final : public TreeCache {
 };
 
 }  // namespace
+
+std::optional<std::vector<uint64_t>> ChangedElements(TableKind kind, const std::vector<uint64_t>& elements,
+                                                     const std::vector<merkle::KeyedDigest>& removed,
+                                                     const std::vector<merkle::KeyedDigest>& added) {
+  // Elements that go (a multiset: each as often as listed) and that come.
+  std::unordered_map<uint64_t, uint64_t> going;
+  std::vector<uint64_t> coming;
+  if (kind == TableKind::kNode) {  // one row per key: an element per row
+    for (const merkle::KeyedDigest& row : removed) {
+      ++going[merkle::NodeSketchElement(row.key_hash, merkle::RowPrint(row.digest))];
+    }
+    for (const merkle::KeyedDigest& row : added) {
+      coming.push_back(merkle::NodeSketchElement(row.key_hash, merkle::RowPrint(row.digest)));
+    }
+  } else {
+    // Copies of one rel row are numbered 0, 1, ...: a print that had n
+    // copies and now has m keeps copies below min(n, m).
+    struct Copies {
+      uint64_t key_hash = 0;
+      int64_t change = 0;
+    };
+    std::map<uint64_t, Copies> by_print;
+    for (const merkle::KeyedDigest& row : removed) {
+      Copies& c = by_print[merkle::RowPrint(row.digest)];
+      c.key_hash = row.key_hash;
+      --c.change;
+    }
+    for (const merkle::KeyedDigest& row : added) {
+      Copies& c = by_print[merkle::RowPrint(row.digest)];
+      c.key_hash = row.key_hash;
+      ++c.change;
+    }
+    std::unordered_set<uint64_t> keys;
+    for (const auto& [print, c] : by_print) keys.insert(c.key_hash & merkle::kRelSketchKeyBits);
+    std::unordered_set<uint64_t> under_keys;  // the elements the copies can be among
+    for (uint64_t e : elements) {
+      if (keys.count(e & merkle::kRelSketchKeyBits) != 0) under_keys.insert(e);
+    }
+    for (const auto& [print, c] : by_print) {
+      int64_t had = 0;
+      while (under_keys.count(merkle::RelSketchElement(c.key_hash, print, had)) != 0) ++had;
+      const int64_t has = had + c.change;
+      if (has < 0) return std::nullopt;
+      for (int64_t k = has; k < had; ++k) ++going[merkle::RelSketchElement(c.key_hash, print, k)];
+      for (int64_t k = had; k < has; ++k) coming.push_back(merkle::RelSketchElement(c.key_hash, print, k));
+    }
+  }
+  std::vector<uint64_t> out;
+  out.reserve(elements.size() + coming.size());
+  for (uint64_t e : elements) {
+    auto it = going.find(e);
+    if (it != going.end() && it->second > 0) {
+      --it->second;
+      continue;
+    }
+    out.push_back(e);
+  }
+  for (const auto& [e, left] : going) {
+    if (left != 0) return std::nullopt;
+  }
+  out.insert(out.end(), coming.begin(), coming.end());
+  return out;
+}
 
 std::unique_ptr<TreeCache> OpenReplicaTreeCache(const std::string& replica_dir) {
   Result<std::unique_ptr<StateDb>> db = StateDb::Open(replica_dir, /*create=*/true);

@@ -231,7 +231,7 @@ Result<std::unique_ptr<LocalReplica>> LocalReplica::Open(Env* env, const std::st
                                                          int threads, uint64_t leaf_rows,
                                                          TreeCache* cache, bool with_elements) {
   KS_ASSIGN_OR_RETURN(ExportDir export_dir, OpenExport(env, dir));
-  std::unique_ptr<LocalReplica> replica(new LocalReplica(env, std::move(export_dir)));
+  std::unique_ptr<LocalReplica> replica(new LocalReplica(env, std::move(export_dir), leaf_rows));
   std::vector<std::string> wanted;
   for (const std::string& t : tables) {
     if (replica->export_.schema.Find(t) != nullptr) wanted.push_back(t);

@@ -92,6 +92,12 @@ inline uint64_t NodeIndex(uint64_t key_hash, int level) {
   return level == 0 ? 0 : key_hash >> (64 - kFanoutBits * level);
 }
 
+// A row as a tree places and sums it.
+struct KeyedDigest {
+  uint64_t key_hash = 0;
+  RowDigest digest{};
+};
+
 class Tree {
  public:
   Tree() : levels_(1, std::vector<NodeSummary>(1)) {}
@@ -108,6 +114,12 @@ class Tree {
 
   // The same tree cut to a smaller depth (parents are sums of children).
   Tree Truncated(int depth) const;
+
+  // The tree of this tree's rows with `removed` taken out and `added` put
+  // in, at this depth, or a smaller one if the new row count calls for it
+  // (a deeper one would need the rows again).
+  Tree Changed(const std::vector<KeyedDigest>& removed, const std::vector<KeyedDigest>& added,
+               uint64_t leaf_rows) const;
 
   // Self-checking binary form (docs/tree-format.md).
   std::string Serialize() const;

@@ -75,6 +75,16 @@ Tree Tree::Truncated(int depth) const {
   return tree;
 }
 
+Tree Tree::Changed(const std::vector<KeyedDigest>& removed, const std::vector<KeyedDigest>& added,
+                   uint64_t leaf_rows) const {
+  const int depth = this->depth();
+  std::vector<NodeSummary> leaves = levels_.back();
+  for (const KeyedDigest& row : removed) leaves[NodeIndex(row.key_hash, depth)].Subtract(row.digest);
+  for (const KeyedDigest& row : added) leaves[NodeIndex(row.key_hash, depth)].Add(row.digest);
+  Tree changed = FromLeaves(std::move(leaves), depth);
+  return changed.Truncated(DepthForRows(changed.rows(), leaf_rows));
+}
+
 namespace {
 
 RowDigest SummaryDigest(const NodeSummary& summary) {

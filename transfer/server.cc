@@ -516,14 +516,9 @@ class Session {
     apply.threads = options_.threads;
     apply.cache = Cache();
     // The session hashed every table of the replica under the write lock
-    // it still holds, so the replica is as it was then. (Something that
-    // ignores the lock and rewrites it meanwhile still fails the apply's
-    // result-root check.)
-    std::map<std::string, merkle::NodeSummary> roots;
-    if (replica_ != nullptr && all_tables_) {
-      for (const Replica::Table& t : replica_->tables()) roots[t.name] = t.root;
-      apply.target_roots = &roots;
-    }
+    // it still holds, so the replica is as it was then (the lock is what
+    // keeps it so: a writer that ignores it is not seen).
+    if (replica_ != nullptr && all_tables_) apply.target = replica_.get();
     Result<ApplyResult> result = ApplyBundle(options_.env, incoming, dir_, apply);
     (void)discard(Status::Ok());
     replica_.reset();  // its trees describe the old version

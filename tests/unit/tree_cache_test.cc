@@ -117,6 +117,56 @@ TEST(TreeCacheTest, ElementsComeFromTheCacheOnceKept) {
   }
 }
 
+// After an apply, the new version's trees and elements come from the
+// cache, and they are what hashing the new files gives: rows changed,
+// deleted and added, and identical rel rows gained and lost.
+TEST(TreeCacheTest, ApplyKeepsTheNewVersionsTreesAndElements) {
+  constexpr const char kGraph[] =
+      "CREATE NODE TABLE `User` (`id` INT64,`name` STRING, PRIMARY KEY(`id`));\n"
+      "CREATE REL TABLE `Follows` (FROM `User` TO `User`, `since` INT64,MANY_MANY);\n";
+  constexpr const char kGraphCopy[] =
+      "COPY `User` FROM \"User.csv\";\n"
+      "COPY `Follows` FROM \"Follows.csv\" (from='User', to='User');\n";
+  auto env = NewMemEnv();
+  WriteTestExport(env.get(), "/a", kGraph, kGraphCopy,
+                  {{"User.csv", "1,ann\n2,bea\n4,dee\n5,eve\n"},
+                   {"Follows.csv", "1,2,2020\n1,2,2020\n1,2,2020\n2,4,2021\n5,1,2024\n5,1,2024\n"}});
+  WriteTestExport(env.get(), "/b", kGraph, kGraphCopy,
+                  {{"User.csv", "1,ann\n2,bob\n3,cy\n5,eve\n"},
+                   {"Follows.csv", "1,2,2020\n2,3,2019\n2,4,2021\n2,4,2021\n5,1,2024\n"}});
+  ASSERT_TRUE(WriteBundle(env.get(), "/a", "/b", "/bundle.kzb", {}).ok());
+  CountingCache cache;
+  auto target = LocalReplica::Open(env.get(), "/b", {}, 1, merkle::kNetworkLeafRows, nullptr, true);
+  ASSERT_TRUE(target.ok()) << target.status().ToString();
+  ApplyOptions options;
+  options.cache = &cache;
+  options.target = target.value().get();
+  auto applied = ApplyBundle(env.get(), "/bundle.kzb", "/b", options);
+  ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  EXPECT_EQ(cache.trees.size(), 2u);
+  EXPECT_EQ(cache.elements.size(), 2u);
+
+  auto cached = LocalReplica::Open(env.get(), "/b", {}, 1, merkle::kNetworkLeafRows, &cache, true);
+  ASSERT_TRUE(cached.ok());
+  EXPECT_EQ(cache.hits, 2);
+  auto hashed = LocalReplica::Open(env.get(), "/b", {}, 1, merkle::kNetworkLeafRows, nullptr, true);
+  ASSERT_TRUE(hashed.ok());
+  EXPECT_EQ(ReplicaRoot(*cached.value()), applied->root);
+  for (const TableSchema& table : hashed.value()->schema().tables) {
+    const merkle::Tree* from_cache = cached.value()->FindTree(table.name);
+    const merkle::Tree* fresh = hashed.value()->FindTree(table.name);
+    ASSERT_EQ(from_cache->depth(), fresh->depth()) << table.name;
+    for (int level = 0; level <= fresh->depth(); ++level) {
+      EXPECT_EQ(from_cache->level(level), fresh->level(level)) << table.name << " level " << level;
+    }
+    std::vector<uint64_t> a = *cached.value()->FindElements(table.name);
+    std::vector<uint64_t> b = *hashed.value()->FindElements(table.name);
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    EXPECT_EQ(a, b) << table.name;
+  }
+}
+
 class SqliteTreeCacheTest : public TempReplicaTest {};
 
 TEST_F(SqliteTreeCacheTest, StoresBesideTheReplicaAndSurvivesReopening) {
