@@ -323,6 +323,9 @@ class LocalReplica final : public Replica {
   // The table's elements, when it was opened with_elements.
   const std::vector<uint64_t>* FindElements(const std::string& table) const { return rows_.KnownElements(table); }
   uint64_t leaf_rows() const { return leaf_rows_; }
+  // Keeps the cache the replica was opened with until the replica goes, so
+  // that the cache's writes finish while the replica is used.
+  void AdoptCache(std::unique_ptr<TreeCache> cache) { cache_ = std::move(cache); }
 
  private:
   LocalReplica(Env* env, ExportDir export_dir, uint64_t leaf_rows)
@@ -331,6 +334,7 @@ class LocalReplica final : public Replica {
   ExportDir export_;
   ExportRowSource rows_;
   uint64_t leaf_rows_;
+  std::unique_ptr<TreeCache> cache_;
   std::vector<Table> tables_;
   std::vector<TableTree> trees_;
   std::map<std::string, std::unique_ptr<LocalTreeView>> views_;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <thread>
 
 #include "diff/parallel.h"
@@ -73,22 +74,29 @@ Status ReconcileTables(Replica* local, Replica* other, SketchPeer* peer,
     open.push_back(&pending[i]);
     requests.push_back({tables[i]->name, 0, kFirstSymbols});
   }
-  std::vector<std::vector<uint64_t>> elements;
-  Status listed;
-  std::thread lister([&] { listed = CollectElementsOfTables(local->rows(), tables, threads, &elements); });
+  // Each request is answered while this side encodes its own symbols of
+  // the same range: the two sides' encoding overlaps.
   std::vector<std::vector<merkle::CodedSymbol>> symbols;
-  Status asked = requests.empty() ? Status::Ok() : peer->Symbols(requests, &symbols);
-  lister.join();
-  KS_RETURN_IF_ERROR(listed);
+  Status asked;
+  auto ask = [&] { asked = peer->Symbols(requests, &symbols); };
+  std::optional<std::thread> asker;
+  if (!requests.empty()) asker.emplace(ask);
+  std::vector<std::vector<uint64_t>> elements;
+  Status prepared = CollectElementsOfTables(local->rows(), tables, threads, &elements);
+  if (prepared.ok()) {
+    prepared = RunInParallel(tables.size(), threads, [&](size_t i) {
+      if (peer_is_empty(i)) {
+        (*out)[i].only_local = std::move(elements[i]);
+      } else {
+        pending[i].decoder = std::make_unique<merkle::SketchDecoder>(elements[i]);
+        pending[i].decoder->Prepare(kFirstSymbols);
+      }
+      return Status::Ok();
+    });
+  }
+  if (asker) asker->join();
+  KS_RETURN_IF_ERROR(prepared);
   KS_RETURN_IF_ERROR(asked);
-  KS_RETURN_IF_ERROR(RunInParallel(tables.size(), threads, [&](size_t i) {
-    if (peer_is_empty(i)) {
-      (*out)[i].only_local = std::move(elements[i]);
-    } else {
-      pending[i].decoder = std::make_unique<merkle::SketchDecoder>(elements[i]);
-    }
-    return Status::Ok();
-  }));
   elements.clear();
 
   // Then one round trip per step, for every table still undecoded.
@@ -128,7 +136,14 @@ Status ReconcileTables(Replica* local, Replica* other, SketchPeer* peer,
       }
       requests.push_back({r->found->table->name, have, end});
     }
-    KS_RETURN_IF_ERROR(peer->Symbols(requests, &symbols));
+    asker.emplace(ask);
+    prepared = RunInParallel(open.size(), threads, [&](size_t i) {
+      open[i]->decoder->Prepare(requests[i].end);
+      return Status::Ok();
+    });
+    asker->join();
+    KS_RETURN_IF_ERROR(prepared);
+    KS_RETURN_IF_ERROR(asked);
   }
   return Status::Ok();
 }

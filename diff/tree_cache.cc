@@ -1,7 +1,12 @@
 // The sqlite tree cache kept beside a replica (.<name>.kuzusync/state.db).
 
+#include <bit>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -26,7 +31,11 @@ std::string SerializeElements(const std::vector<uint64_t>& elements) {
     for (int i = 0; i < 8; ++i) out[at + i] = static_cast<char>(v >> (8 * i));
   };
   put(8, elements.size());
-  for (size_t i = 0; i < elements.size(); ++i) put(16 + 8 * i, elements[i]);
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(out.data() + 16, elements.data(), 8 * elements.size());
+  } else {
+    for (size_t i = 0; i < elements.size(); ++i) put(16 + 8 * i, elements[i]);
+  }
   merkle::RowHasher hasher;
   const merkle::RowDigest digest = hasher.Digest(out);
   out.append(reinterpret_cast<const char*>(digest.data()), digest.size());
@@ -48,16 +57,34 @@ bool DeserializeElements(std::string_view data, std::vector<uint64_t>* elements)
     return false;
   }
   elements->resize(count);
-  for (uint64_t i = 0; i < count; ++i) (*elements)[i] = get(16 + 8 * i);
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(elements->data(), data.data() + 16, 8 * count);
+  } else {
+    for (uint64_t i = 0; i < count; ++i) (*elements)[i] = get(16 + 8 * i);
+  }
   return true;
 }
 
+// Stores are written by a thread of their own (a table's elements are
+// megabytes: sqlite's copying and checkpointing them need not hold up the
+// hashing or the answer that follows); lookups and the destructor wait for
+// what is queued.
 class SqliteTreeCache final : public TreeCache {
  public:
   explicit SqliteTreeCache(std::unique_ptr<StateDb> db) : db_(std::move(db)) {}
 
+  ~SqliteTreeCache() override {
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      closing_ = true;
+    }
+    queue_changed_.notify_all();
+    if (writer_.joinable()) writer_.join();
+  }
+
   std::optional<merkle::Tree> Lookup(const std::string& key, std::vector<uint64_t>* elements) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    WaitForWrites();
+    std::lock_guard<std::mutex> lock(db_mu_);
     std::optional<merkle::Tree> found;
     {
       Statement get(db_->db(), elements != nullptr ? "SELECT tree, elements FROM trees WHERE key = ?"
@@ -77,14 +104,52 @@ class SqliteTreeCache final : public TreeCache {
   }
 
   void Store(const std::string& key, const merkle::Tree& tree, const std::vector<uint64_t>* elements) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    Write write{key, tree, elements != nullptr ? std::optional(*elements) : std::nullopt};
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    queue_.push_back(std::move(write));
+    if (!writer_.joinable()) writer_ = std::thread([this] { WriteQueued(); });
+    queue_changed_.notify_all();
+  }
+
+ private:
+  struct Write {
+    std::string key;
+    merkle::Tree tree;
+    std::optional<std::vector<uint64_t>> elements;
+  };
+
+  void WaitForWrites() {
+    std::unique_lock<std::mutex> lock(queue_mu_);
+    queue_changed_.wait(lock, [&] { return queue_.empty() && !writing_; });
+  }
+
+  void WriteQueued() {
+    std::unique_lock<std::mutex> lock(queue_mu_);
+    while (true) {
+      queue_changed_.wait(lock, [&] { return !queue_.empty() || closing_; });
+      if (queue_.empty()) return;  // closing, nothing left
+      Write write = std::move(queue_.front());
+      queue_.pop_front();
+      writing_ = true;
+      lock.unlock();
+      Put(write);
+      lock.lock();
+      writing_ = false;
+      queue_changed_.notify_all();
+    }
+  }
+
+  void Put(const Write& write) {
+    const std::string tree = write.tree.Serialize();
+    const std::string elements = write.elements ? SerializeElements(*write.elements) : std::string();
+    std::lock_guard<std::mutex> lock(db_mu_);
     Statement put(db_->db(),
                   "INSERT OR REPLACE INTO trees(key, tree, used, elements) VALUES "
                   "(?, ?, (SELECT COALESCE(MAX(used), 0) + 1 FROM trees), ?)");
     if (!put.ok()) return;
-    put.Bind(1, key).BindBlob(2, tree.Serialize());
-    if (elements != nullptr) {
-      put.BindBlob(3, SerializeElements(*elements));
+    put.Bind(1, write.key).BindBlob(2, tree);
+    if (write.elements) {
+      put.BindBlob(3, elements);
     } else {
       put.BindNull(3);
     }
@@ -94,9 +159,14 @@ class SqliteTreeCache final : public TreeCache {
                     std::to_string(kKeepTrees - 1) + ")");
   }
 
- private:
-  std::mutex mu_;
+  std::mutex db_mu_;
   std::unique_ptr<StateDb> db_;
+  std::mutex queue_mu_;
+  std::condition_variable queue_changed_;
+  std::deque<Write> queue_;
+  bool writing_ = false;
+  bool closing_ = false;
+  std::thread writer_;
 };
 
 }  // namespace

@@ -214,6 +214,9 @@ class SketchEncoder {
 class SketchDecoder {
  public:
   explicit SketchDecoder(const std::vector<uint64_t>& local_elements);
+  // Encodes this side's symbols up to `end` ahead of the other side's
+  // (Add does it otherwise): while the other side encodes its own.
+  void Prepare(uint64_t end) { local_.Extend(end, &local_symbols_); }
   // The other side's next symbols.
   void Add(const std::vector<CodedSymbol>& remote);
   uint64_t received() const { return difference_.size(); }

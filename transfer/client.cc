@@ -592,6 +592,7 @@ Result<std::unique_ptr<Replica>> OpenReplica(Env* env, const std::string& where,
     KS_ASSIGN_OR_RETURN(auto local, LocalReplica::Open(env, where, tables, options.threads,
                                                        options.tree_leaf_rows, cache.get(),
                                                        options.want_elements));
+    local->AdoptCache(std::move(cache));
     return std::unique_ptr<Replica>(std::move(local));
   }
   KS_ASSIGN_OR_RETURN(auto remote, RemoteReplica::Connect(env, spec, options, access, tables));
