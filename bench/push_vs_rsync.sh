@@ -19,6 +19,14 @@
 #   kuzusync push CHANGED kuzusync://127.0.0.1:PORT/NAME --delete --insecure --token-file T --json
 #   rsync -az --delete --stats CHANGED/ rsync://127.0.0.1:PORT/NAME/
 # then both destinations are checked (kuzusync diff exits 0; diff -r for rsync).
+# What kuzusync knows of the replicas beforehand (its tree cache beside each,
+# .<name>.kuzusync/; rsync keeps nothing between runs):
+#   cold       neither replica was hashed before (both caches removed)
+#   warm-dest  the destination was (as every push to it leaves it: the apply
+#              keeps the new version's trees); the source is a fresh export
+#   warm       both were (a source pushed before, to here or elsewhere)
+# "Hashed before" is an untimed `push --dry-run` after the copy's files are
+# two seconds old (younger files are never cached: they may still change).
 # Changed rows: kuzusync bundle CHANGED BASE --no-delete, its *.upserts.csv and
 # *.inserts.csv members concatenated and compressed with zstd -3.
 # Goals: kuzusync wire bytes <= 1/10 of rsync's and <= 3x the changed rows
@@ -115,14 +123,22 @@ PIDS+=($!)
 wait_port "$!" "$RSPORT"
 echo "kuzusync serve on 127.0.0.1:$KSPORT, rsync --daemon on 127.0.0.1:$RSPORT"
 
-# bench_case NAME SRC DSTSEED: REPS alternating runs; sets globals KS_* / RS_*.
+# bench_case NAME SRC DSTSEED [MODE]: REPS alternating runs; sets globals KS_* / RS_*.
 bench_case() {
-  local name=$1 src=$2 seed=$3 r t0 t1 w
+  local name=$1 src=$2 seed=$3 mode=${4:-cold} r t0 t1 w
+  local src_state
+  src_state="$(dirname "$src")/.$(basename "$src").kuzusync"
   KS_WALL="" RS_WALL=""
   for ((r = 1; r <= REPS; r++)); do
-    rm -rf "${KSROOT:?}/$name" "${RSROOT:?}/$name"
+    rm -rf "${KSROOT:?}/$name" "${KSROOT:?}/.$name.kuzusync" "${RSROOT:?}/$name"
     cp -a "$seed" "$KSROOT/$name"
     cp -a "$seed" "$RSROOT/$name"
+    if [[ $mode != cold ]]; then
+      sleep 2.1
+      "$KUZUSYNC" push "$src" "kuzusync://127.0.0.1:$KSPORT/$name" --dry-run --insecure --token-file "$WORK/token" \
+        --quiet >/dev/null
+    fi
+    if [[ $mode != warm ]]; then rm -rf "$src_state"; fi
     cat "$src"/* "$KSROOT/$name"/* "$RSROOT/$name"/* >/dev/null # warm cache
     t0=$(now)
     "$KUZUSYNC" push "$src" "kuzusync://127.0.0.1:$KSPORT/$name" --delete --insecure --token-file "$WORK/token" \
@@ -130,7 +146,7 @@ bench_case() {
     t1=$(now)
     w=$(elapsed "$t0" "$t1")
     local ks_bytes=$(($(jget "$WORK/$name.json" bytes_sent) + $(jget "$WORK/$name.json" bytes_received)))
-    echo "  $name rep $r kuzusync: wall ${w}s wire ${ks_bytes} B  $(cat "$WORK/$name.json")"
+    echo "  $name ($mode) rep $r kuzusync: wall ${w}s wire ${ks_bytes} B  $(cat "$WORK/$name.json")"
     if [[ -z $KS_WALL ]] || awk -v a="$w" -v b="$KS_WALL" 'BEGIN { exit !(a < b) }'; then
       KS_WALL=$w KS_BYTES=$ks_bytes KS_JSON=$(cat "$WORK/$name.json")
     fi
@@ -144,7 +160,7 @@ bench_case() {
     local s rcv
     s=$(rs_stat "$WORK/$name.rsync" "Total bytes sent")
     rcv=$(rs_stat "$WORK/$name.rsync" "Total bytes received")
-    echo "  $name rep $r rsync:    wall ${w}s wire $((s + rcv)) B (sent $s, received $rcv, literal $(rs_stat "$WORK/$name.rsync" "Literal data"), matched $(rs_stat "$WORK/$name.rsync" "Matched data"))"
+    echo "  $name ($mode) rep $r rsync:    wall ${w}s wire $((s + rcv)) B (sent $s, received $rcv, literal $(rs_stat "$WORK/$name.rsync" "Literal data"), matched $(rs_stat "$WORK/$name.rsync" "Matched data"))"
     if [[ -z $RS_WALL ]] || awk -v a="$w" -v b="$RS_WALL" 'BEGIN { exit !(a < b) }'; then
       RS_WALL=$w RS_BYTES=$((s + rcv)) RS_SENT=$s RS_RECV=$rcv
     fi
@@ -175,17 +191,19 @@ summary() {
   echo "   kuzusync json: $KS_JSON"
 }
 
-for scen in base orig; do
+# The base scenario in each cache state; orig only cold.
+for run in base:cold base:warm-dest base:warm orig:cold; do
+  scen=${run%%:*} mode=${run#*:}
   if [[ $scen == base ]]; then seed=$BASE; else seed=$ORIG; fi
-  echo "== scenario $scen: CHANGED -> fresh copy of $seed"
-  bench_case "$scen" "$CHANGED" "$seed"
+  echo "== scenario $scen, $mode: CHANGED -> fresh copy of $seed"
+  bench_case "$scen" "$CHANGED" "$seed" "$mode"
   summary "$scen"
-  changed_rows "$scen" "$seed"
+  if [[ $mode == cold ]]; then changed_rows "$scen" "$seed"; fi
   echo "   changed rows (upserts+inserts, no deletes): $CR_ROWS rows, $CR_RAW B raw, $CR_ZSTD B zstd -3; bundle --no-delete $BUNDLE_ADD B, bundle with deletes $BUNDLE_FULL B"
   r1=$(ratio "$KS_BYTES" "$RS_BYTES") r2=$(ratio "$KS_BYTES" "$CR_ZSTD") r3=$(ratio "$KS_WALL" "$RS_WALL")
   echo "   ratio kuzusync/rsync bytes: $r1 (goal <= 0.1): $(v "$r1 <= 0.1")"
   echo "   ratio kuzusync bytes / changed rows zstd: $r2 (goal <= 3): $(v "$r2 <= 3")"
-  echo "   ratio kuzusync/rsync wall: $r3 (goal <= 1): $(v "$r3 <= 1")"
+  echo "   ratio kuzusync/rsync wall ($scen, $mode): $r3 (goal <= 1): $(v "$r3 <= 1")"
 done
 
 echo "== seed: 10,000-row User table -> replica lacking 10 rows"
@@ -204,6 +222,7 @@ for ((r = 1; r <= REPS; r++)); do
   rm -rf "$WORK/pull-ks" "$WORK/pull-rs"
   cp -a "$BASE" "$WORK/pull-ks"
   cp -a "$BASE" "$WORK/pull-rs"
+  rm -rf "$KSROOT/.pullsrc.kuzusync" "$WORK/.pull-ks.kuzusync" # cold, as the pushes' first case
   cat "$WORK/pull-ks"/* "$WORK/pull-rs"/* "$KSROOT/pullsrc"/* >/dev/null
   t0=$(now)
   "$KUZUSYNC" pull "kuzusync://127.0.0.1:$KSPORT/pullsrc" "$WORK/pull-ks" --delete --insecure \

@@ -66,9 +66,9 @@ void SketchEncoder::Extend(uint64_t end, std::vector<CodedSymbol>* symbols) {
   symbols->resize(end);
   // One element's steps form a chain of dependent square roots, divisions
   // and roundings; stepping kLanes elements in turn overlaps their chains
-  // (with NextIndex's branch-free conversion, 1.75x faster than one element
-  // at a time on 1.8M elements). Lane state lives in locals, which the
-  // symbol writes cannot alias.
+  // (with NextIndex's branch-free conversion, 1.7x faster than one element
+  // at a time: BM_SketchEncode, bench/RESULTS.md). Lane state lives in
+  // locals, which the symbol writes cannot alias.
   constexpr int kLanes = 8;
   CodedSymbol* out = symbols->data();
   Entry* lane_entry[kLanes];
