@@ -241,10 +241,7 @@ Status LinkTree(Env* env, const std::string& from, const std::string& to,
   return Status::Ok();
 }
 
-// The rows a table's rewrite took out of B and put in.
-struct TableChange {
-  std::vector<merkle::KeyedDigest> removed, added;
-};
+using TableChange = ApplyResult::RowChange;
 
 // Builds the new version of B in `staging` from the delta in `delta_dir`.
 // Tables the delta touched go to *changes; every other table's files are
@@ -453,32 +450,6 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
   return env->SyncDir(staging);
 }
 
-// Caches the new version's trees and elements: B's, changed as the rewrite
-// changed the rows. Best effort, like all caching.
-void KeepTreesOfNewVersion(Env* env, const std::string& dir, const LocalReplica& old,
-                           const std::map<std::string, TableChange>& changes, TreeCache* cache) {
-  Result<ExportDir> now = OpenExport(env, dir);
-  if (!now.ok()) return;
-  for (const TableSchema& table : now->schema.tables) {
-    const merkle::Tree* tree = old.FindTree(table.name);
-    if (tree == nullptr) continue;
-    const std::vector<uint64_t>* elements = old.FindElements(table.name);
-    const std::string key = TreeCacheKey(env, now.value(), table, old.leaf_rows(), /*just_written=*/true);
-    if (key.empty()) continue;
-    auto change = changes.find(table.name);
-    if (change == changes.end()) {
-      cache->Store(key, *tree, elements);
-      continue;
-    }
-    const merkle::Tree changed = tree->Changed(change->second.removed, change->second.added, old.leaf_rows());
-    std::optional<std::vector<uint64_t>> changed_elements;
-    if (elements != nullptr) {
-      changed_elements = ChangedElements(table.kind, *elements, change->second.removed, change->second.added);
-    }
-    cache->Store(key, changed, changed_elements ? &*changed_elements : nullptr);
-  }
-}
-
 }  // namespace
 
 Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const std::string& dir_b,
@@ -567,13 +538,35 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
   if (s.ok()) s = env->SyncDir(where.parent);
   if (!s.ok()) return cleanup(s);
   result.root = new_root.value();
+  result.changes = std::move(changes);
   KS_RETURN_IF_ERROR(cleanup(Status::Ok()));  // staging now holds the old version
-  // Only now are the files' identities final: the old version's hard links
-  // are gone.
-  if (options.cache != nullptr && options.target != nullptr) {
-    KeepTreesOfNewVersion(env, dir_b, *options.target, changes, options.cache);
-  }
   return result;
+}
+
+void KeepTreesOfNewVersion(Env* env, const std::string& dir_b, const LocalReplica& old,
+                           const ApplyResult& applied, TreeCache* cache) {
+  // Identities are final now: the old version's hard links are gone.
+  const auto& changes = applied.changes;
+  Result<ExportDir> now = OpenExport(env, dir_b);
+  if (!now.ok()) return;
+  for (const TableSchema& table : now->schema.tables) {
+    const merkle::Tree* tree = old.FindTree(table.name);
+    if (tree == nullptr) continue;
+    const std::vector<uint64_t>* elements = old.FindElements(table.name);
+    const std::string key = TreeCacheKey(env, now.value(), table, old.leaf_rows(), /*just_written=*/true);
+    if (key.empty()) continue;
+    auto change = changes.find(table.name);
+    if (change == changes.end()) {
+      cache->Store(key, *tree, elements);
+      continue;
+    }
+    const merkle::Tree changed = tree->Changed(change->second.removed, change->second.added, old.leaf_rows());
+    std::optional<std::vector<uint64_t>> changed_elements;
+    if (elements != nullptr) {
+      changed_elements = ChangedElements(table.kind, *elements, change->second.removed, change->second.added);
+    }
+    cache->Store(key, changed, changed_elements ? &*changed_elements : nullptr);
+  }
 }
 
 }  // namespace kuzusync

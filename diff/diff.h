@@ -441,9 +441,7 @@ struct ApplyOptions {
   // it exists) and B is left as it is.
   std::string output_dir;
   // B as the caller hashed it, every table, under the write lock it still
-  // holds (a served write session): then B is not hashed again, and with
-  // `cache`, its trees and elements, changed as the bundle changed its
-  // rows, are kept for the new version.
+  // holds (a served write session): then B is not hashed again.
   const LocalReplica* target = nullptr;
 };
 
@@ -451,6 +449,11 @@ struct ApplyResult {
   bool already_applied = false;  // the target already had the result root
   bool forced = false;           // base root did not match and force was set
   std::string root;              // target root afterwards
+  // The rows taken out of each table the apply rewrote, and put in.
+  struct RowChange {
+    std::vector<merkle::KeyedDigest> removed, added;
+  };
+  std::map<std::string, RowChange> changes;
 };
 
 // Applies a bundle to export directory dir_b. The new version is built
@@ -461,6 +464,13 @@ struct ApplyResult {
 // cannot each verify a result the other then replaces.
 Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const std::string& dir_b,
                                 const ApplyOptions& options);
+
+// After ApplyBundle with a `target` (and under the same lock): caches the
+// new version's trees and elements, the target's changed as the apply
+// changed the rows, so that the next session need not hash it. Best
+// effort, like all caching; a served session does it after answering.
+void KeepTreesOfNewVersion(Env* env, const std::string& dir_b, const LocalReplica& target,
+                           const ApplyResult& applied, TreeCache* cache);
 
 // Writes out_dir/apply.cypher and its data files: statements Kuzu 0.11 runs
 // as they are (deletes of rels, then nodes; node upserts before rel

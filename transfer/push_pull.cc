@@ -76,8 +76,10 @@ Result<TransferReport> Transfer(Env* env, const std::string& from, const std::st
         progress("reconciling rows with " + from);
         std::unique_ptr<TreeCache> cache;
         if (connect.use_tree_cache) cache = OpenReplicaTreeCache(to_spec.path);
+        // With elements: the server asks for symbols of all of them.
         KS_ASSIGN_OR_RETURN(auto local, LocalReplica::Open(env, to_spec.path, {}, options.threads,
-                                                           connect.tree_leaf_rows, cache.get()));
+                                                           connect.tree_leaf_rows, cache.get(), true));
+        local->AdoptCache(std::move(cache));
         KS_ASSIGN_OR_RETURN(diff.stats.comparisons,
                             remote_source->ReconcileInto(local.get(), options.deletes, bundle_path,
                                                          options.threads));

@@ -521,13 +521,19 @@ class Session {
     if (replica_ != nullptr && all_tables_) apply.target = replica_.get();
     Result<ApplyResult> result = ApplyBundle(options_.env, incoming, dir_, apply);
     (void)discard(Status::Ok());
-    replica_.reset();  // its trees describe the old version
     sketches_.reset();
+    // replica_'s trees describe the old version: it goes, once the new
+    // version's trees are made from it, after the answer.
+    std::unique_ptr<LocalReplica> before = std::move(replica_);
     if (!result.ok()) return result.status();
     if (!state_update.empty()) KS_RETURN_IF_ERROR(SaveState(state_update));
     Encoder e;
     e.Varint(result->already_applied ? 1 : 0).Bytes(result->root);
-    return ch_->Send(Msg::kApplied, e.str());
+    KS_RETURN_IF_ERROR(ch_->Send(Msg::kApplied, e.str()));
+    if (apply.target != nullptr && apply.cache != nullptr) {
+      KeepTreesOfNewVersion(options_.env, dir_, *before, result.value(), apply.cache);
+    }
+    return Status::Ok();
   }
 
   TreeCache* Cache() {

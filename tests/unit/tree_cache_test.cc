@@ -139,10 +139,10 @@ TEST(TreeCacheTest, ApplyKeepsTheNewVersionsTreesAndElements) {
   auto target = LocalReplica::Open(env.get(), "/b", {}, 1, merkle::kNetworkLeafRows, nullptr, true);
   ASSERT_TRUE(target.ok()) << target.status().ToString();
   ApplyOptions options;
-  options.cache = &cache;
   options.target = target.value().get();
   auto applied = ApplyBundle(env.get(), "/bundle.kzb", "/b", options);
   ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  KeepTreesOfNewVersion(env.get(), "/b", *target.value(), applied.value(), &cache);
   EXPECT_EQ(cache.trees.size(), 2u);
   EXPECT_EQ(cache.elements.size(), 2u);
 
