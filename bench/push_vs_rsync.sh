@@ -140,6 +140,7 @@ bench_case() {
     fi
     if [[ $mode != warm ]]; then rm -rf "$src_state"; fi
     cat "$src"/* "$KSROOT/$name"/* "$RSROOT/$name"/* >/dev/null # warm cache
+    sync # the copies' writeback is not either contender's
     t0=$(now)
     "$KUZUSYNC" push "$src" "kuzusync://127.0.0.1:$KSPORT/$name" --delete --insecure --token-file "$WORK/token" \
       --json >"$WORK/$name.json"
