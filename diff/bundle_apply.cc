@@ -545,6 +545,9 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
 
 void KeepTreesOfNewVersion(Env* env, const std::string& dir_b, const LocalReplica& old,
                            const ApplyResult& applied, TreeCache* cache) {
+  // Nothing was written: the files are as the session's hashing found them
+  // and cached them (or, being too recent, did not).
+  if (applied.already_applied) return;
   // Identities are final now: the old version's hard links are gone.
   const auto& changes = applied.changes;
   Result<ExportDir> now = OpenExport(env, dir_b);
