@@ -33,7 +33,10 @@ namespace kuzusync {
 // Trees already built, keyed by everything they were built from (the table's
 // shape, the tree shape, and each data file's identity): an unchanged table
 // is not hashed again. With a tree, the table's set-reconciliation elements
-// may be kept too. Implementations are safe for concurrent use.
+// may be kept too. Implementations are safe for concurrent use. A store may
+// be written after Store returns: lookups through the same cache wait for
+// it, other caches of the replica see it at the latest once this one is
+// destroyed.
 class TreeCache {
  public:
   virtual ~TreeCache() = default;

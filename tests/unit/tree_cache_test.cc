@@ -44,10 +44,7 @@ constexpr const char kCopy[] =
 
 TEST(TreeCacheTest, UnchangedTablesComeFromTheCacheChangedOnesAreHashed) {
   auto env = NewMemEnv();
-  ASSERT_TRUE(WriteFileAtomically(env.get(), "/r/schema.cypher", kSchema).ok());
-  ASSERT_TRUE(WriteFileAtomically(env.get(), "/r/copy.cypher", kCopy).ok());
-  ASSERT_TRUE(WriteFileAtomically(env.get(), "/r/User.csv", "1,ann\n2,bob\n").ok());
-  ASSERT_TRUE(WriteFileAtomically(env.get(), "/r/City.csv", "Paris\nRome\n").ok());
+  WriteTestExport(env.get(), "/r", kSchema, kCopy, {{"User.csv", "1,ann\n2,bob\n"}, {"City.csv", "Paris\nRome\n"}});
   CountingCache cache;
 
   auto open = [&] { return OpenExport(env.get(), "/r"); };
@@ -86,10 +83,7 @@ TEST(TreeCacheTest, UnchangedTablesComeFromTheCacheChangedOnesAreHashed) {
 // scan of the table lists.
 TEST(TreeCacheTest, ElementsComeFromTheCacheOnceKept) {
   auto env = NewMemEnv();
-  ASSERT_TRUE(WriteFileAtomically(env.get(), "/r/schema.cypher", kSchema).ok());
-  ASSERT_TRUE(WriteFileAtomically(env.get(), "/r/copy.cypher", kCopy).ok());
-  ASSERT_TRUE(WriteFileAtomically(env.get(), "/r/User.csv", "1,ann\n2,bob\n3,cy\n").ok());
-  ASSERT_TRUE(WriteFileAtomically(env.get(), "/r/City.csv", "Paris\nRome\n").ok());
+  WriteTestExport(env.get(), "/r", kSchema, kCopy, {{"User.csv", "1,ann\n2,bob\n3,cy\n"}, {"City.csv", "Paris\nRome\n"}});
   CountingCache cache;
   ASSERT_TRUE(LocalReplica::Open(env.get(), "/r", {}, 1, merkle::kTargetLeafRows, &cache).ok());
   EXPECT_EQ(cache.misses, 2);
@@ -191,6 +185,10 @@ TEST_F(SqliteTreeCacheTest, StoresBesideTheReplicaAndSurvivesReopening) {
 
   const std::vector<uint64_t> kept = {7, 0, ~uint64_t{0}, 42};
   cache->Store("k", tree, &kept);
+  ASSERT_TRUE(cache->Lookup("k", &elements).has_value());  // the same cache waits for its writes
+  EXPECT_EQ(elements, kept);
+  cache.reset();  // and finishes them before it goes
+  elements.clear();
   ASSERT_TRUE(OpenReplicaTreeCache(replica_)->Lookup("k", &elements).has_value());
   EXPECT_EQ(elements, kept);
 }
