@@ -234,10 +234,40 @@ std::optional<std::vector<uint64_t>> ChangedElements(TableKind kind, const std::
   return out;
 }
 
+namespace {
+
+// One SqliteTreeCache per replica in a process, shared by everything that
+// opens it: a pull's local side and the in-process session that applies to
+// it then see each other's stores as soon as they are queued.
+class SharedTreeCache final : public TreeCache {
+ public:
+  explicit SharedTreeCache(std::shared_ptr<SqliteTreeCache> cache) : cache_(std::move(cache)) {}
+  std::optional<merkle::Tree> Lookup(const std::string& key, std::vector<uint64_t>* elements) override {
+    return cache_->Lookup(key, elements);
+  }
+  void Store(const std::string& key, const merkle::Tree& tree, const std::vector<uint64_t>* elements) override {
+    cache_->Store(key, tree, elements);
+  }
+
+ private:
+  std::shared_ptr<SqliteTreeCache> cache_;
+};
+
+}  // namespace
+
 std::unique_ptr<TreeCache> OpenReplicaTreeCache(const std::string& replica_dir) {
-  Result<std::unique_ptr<StateDb>> db = StateDb::Open(replica_dir, /*create=*/true);
-  if (!db.ok()) return nullptr;
-  return std::make_unique<SqliteTreeCache>(std::move(db).value());
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<SqliteTreeCache>> open;
+  const std::string path = BesideReplica(replica_dir, ".kuzusync");
+  std::lock_guard<std::mutex> lock(mu);
+  std::shared_ptr<SqliteTreeCache> cache = open[path].lock();
+  if (cache == nullptr) {
+    Result<std::unique_ptr<StateDb>> db = StateDb::Open(replica_dir, /*create=*/true);
+    if (!db.ok()) return nullptr;
+    cache = std::make_shared<SqliteTreeCache>(std::move(db).value());
+    open[path] = cache;
+  }
+  return std::make_unique<SharedTreeCache>(std::move(cache));
 }
 
 }  // namespace kuzusync
