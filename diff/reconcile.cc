@@ -26,8 +26,7 @@ uint64_t NextEnd(const merkle::SketchDecoder& decoder) {
   const uint64_t have = decoder.received();
   const double from_empty_symbols = decoder.EstimateDifference();
   if (from_empty_symbols == 0) return have * 3;
-  const double estimate = std::max(
-      from_empty_symbols, static_cast<double>(decoder.only_local().size() + decoder.only_remote().size()));
+  const double estimate = std::max(from_empty_symbols, static_cast<double>(decoder.found()));
   const uint64_t wanted = static_cast<uint64_t>(std::ceil(1.35 * estimate)) + 8;
   return std::clamp(wanted, have + have / 16 + 8, have * 3);
 }

@@ -222,8 +222,12 @@ class SketchDecoder {
   uint64_t received() const { return difference_.size(); }
   // True once every symbol received is explained by the elements found.
   bool decoded() const { return received() > 0 && nonempty_ == 0; }
-  const std::vector<uint64_t>& only_local() const { return only_local_; }
-  const std::vector<uint64_t>& only_remote() const { return only_remote_; }
+  // Elements peeled so far (the whole difference once decoded()).
+  uint64_t found() const { return found_.size(); }
+  // Which side each one found is on: one pass over this side's elements
+  // (sorting them up front cost more than all of a push's peeling).
+  const std::vector<uint64_t>& only_local() const;
+  const std::vector<uint64_t>& only_remote() const;
   // Maximum-likelihood size of the difference, from which symbols were
   // empty before peeling; 0 when none was (the difference is larger than
   // the symbols received can tell).
@@ -232,15 +236,16 @@ class SketchDecoder {
  private:
   void Toggle(uint64_t index, uint64_t element);
   void Peel(std::vector<uint64_t> candidates);
+  void Classify() const;
 
-  std::vector<uint64_t> local_sorted_;
   SketchEncoder local_;
   std::vector<CodedSymbol> local_symbols_;
   std::vector<CodedSymbol> difference_;
   std::vector<bool> was_empty_;  // before peeling, for the estimate
   uint64_t nonempty_ = 0;
   std::vector<SketchEncoder::Entry> found_;  // peeled elements, to subtract from later symbols
-  std::vector<uint64_t> only_local_, only_remote_;
+  mutable uint64_t classified_ = 0;          // found_.size() when only_* were made
+  mutable std::vector<uint64_t> only_local_, only_remote_;
 };
 
 std::string ToHex(const uint8_t* data, size_t size);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_set>
 
 #include "merkle/merkle.h"
 
@@ -121,10 +122,41 @@ void SketchEncoder::Extend(uint64_t end, std::vector<CodedSymbol>* symbols) {
   }
 }
 
-SketchDecoder::SketchDecoder(const std::vector<uint64_t>& local_elements)
-    : local_sorted_(local_elements) {
-  std::sort(local_sorted_.begin(), local_sorted_.end());
+SketchDecoder::SketchDecoder(const std::vector<uint64_t>& local_elements) {
   for (uint64_t e : local_elements) local_.Add(e);
+}
+
+const std::vector<uint64_t>& SketchDecoder::only_local() const {
+  Classify();
+  return only_local_;
+}
+
+const std::vector<uint64_t>& SketchDecoder::only_remote() const {
+  Classify();
+  return only_remote_;
+}
+
+void SketchDecoder::Classify() const {
+  if (classified_ == found_.size()) return;
+  classified_ = found_.size();
+  // A bitmap of the found elements' top 20 bits turns most of this side's
+  // elements away before the set is asked.
+  std::vector<uint64_t> maybe(uint64_t{1} << 14);
+  std::unordered_set<uint64_t> remote;
+  for (const SketchEncoder::Entry& e : found_) {
+    remote.insert(e.element);
+    maybe[e.element >> 50] |= uint64_t{1} << (e.element >> 44 & 63);
+  }
+  only_local_.clear();
+  for (const SketchEncoder::Entry& e : local_.entries_) {
+    if ((maybe[e.element >> 50] >> (e.element >> 44 & 63) & 1) != 0 && remote.erase(e.element) != 0) {
+      only_local_.push_back(e.element);
+    }
+  }
+  only_remote_.clear();
+  for (const SketchEncoder::Entry& e : found_) {
+    if (remote.count(e.element) != 0) only_remote_.push_back(e.element);
+  }
 }
 
 void SketchDecoder::Toggle(uint64_t index, uint64_t element) {
@@ -184,11 +216,6 @@ void SketchDecoder::Peel(std::vector<uint64_t> candidates) {
       if (!difference_[k].empty()) candidates.push_back(k);
     }
     found_.push_back(e);
-    if (std::binary_search(local_sorted_.begin(), local_sorted_.end(), s.sum)) {
-      only_local_.push_back(s.sum);
-    } else {
-      only_remote_.push_back(s.sum);
-    }
   }
 }
 
