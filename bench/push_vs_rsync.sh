@@ -37,6 +37,7 @@ set -euo pipefail
 export LC_ALL=C
 source "$(dirname "$0")/lib.sh"
 ensure_kuzusync
+ensure_gnu_time
 REPS=${REPS:-3}
 ORIG=$CACHE/ldbc
 BASE=$CACHE/ldbc-base
@@ -66,6 +67,13 @@ wait_port() {
   return 1
 }
 now() { echo "$EPOCHREALTIME"; }
+# CPU seconds a daemon and the children it reaped have used so far (rsync
+# forks a child per connection; kuzusync serves on threads). The push's share
+# is the difference around it; the daemon finishes after answering (the
+# kuzusync daemon caches the new version's trees then), so it is read 0.5 s
+# later. Wall time is the client's.
+daemon_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15 + $16 + $17) / hz }' "/proc/$1/stat"; }
+client_cpu() { awk '{ printf "%.2f", $1 + $2 }' "$1"; }
 jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d[sys.argv[2]])' "$1" "$2"; }
 rs_stat() { grep "^$2:" "$1" | sed 's/.*: //; s/,//g; s/ .*//'; }
 v() { if awk "BEGIN { exit !($1) }"; then echo MET; else echo MISSED; fi; }
@@ -98,6 +106,7 @@ KSPORT=$(free_port)
 "$KUZUSYNC" serve --listen "127.0.0.1:$KSPORT" --root "$KSROOT" --token-file "$WORK/tokens" --insecure \
   >"$WORK/serve.log" 2>&1 &
 PIDS+=($!)
+KS_DAEMON=$!
 wait_for "$!" "$WORK/serve.log" listening
 RSPORT=$(free_port)
 cat >"$WORK/rsyncd.conf" <<EOF
@@ -120,6 +129,7 @@ log file = $WORK/rsyncd.log
 EOF
 rsync --daemon --no-detach --config="$WORK/rsyncd.conf" &
 PIDS+=($!)
+RS_DAEMON=$!
 wait_port "$!" "$RSPORT"
 echo "kuzusync serve on 127.0.0.1:$KSPORT, rsync --daemon on 127.0.0.1:$RSPORT"
 
@@ -141,27 +151,36 @@ bench_case() {
     if [[ $mode != warm ]]; then rm -rf "$src_state"; fi
     cat "$src"/* "$KSROOT/$name"/* "$RSROOT/$name"/* >/dev/null # warm cache
     sync # the copies' writeback is not either contender's
+    local d0 d1
+    d0=$(daemon_cpu "$KS_DAEMON")
     t0=$(now)
-    "$KUZUSYNC" push "$src" "kuzusync://127.0.0.1:$KSPORT/$name" --delete --insecure --token-file "$WORK/token" \
+    /usr/bin/time -f '%U %S' -o "$WORK/cpu" \
+      "$KUZUSYNC" push "$src" "kuzusync://127.0.0.1:$KSPORT/$name" --delete --insecure --token-file "$WORK/token" \
       --json >"$WORK/$name.json"
     t1=$(now)
     w=$(elapsed "$t0" "$t1")
+    sleep 0.5
+    d1=$(daemon_cpu "$KS_DAEMON")
     local ks_bytes=$(($(jget "$WORK/$name.json" bytes_sent) + $(jget "$WORK/$name.json" bytes_received)))
-    echo "  $name ($mode) rep $r kuzusync: wall ${w}s wire ${ks_bytes} B  $(cat "$WORK/$name.json")"
+    echo "  $name ($mode) rep $r kuzusync: wall ${w}s cpu client $(client_cpu "$WORK/cpu") s + daemon $(awk -v a="$d0" -v b="$d1" 'BEGIN { printf "%.2f", b - a }') s wire ${ks_bytes} B  $(cat "$WORK/$name.json")"
     if [[ -z $KS_WALL ]] || awk -v a="$w" -v b="$KS_WALL" 'BEGIN { exit !(a < b) }'; then
       KS_WALL=$w KS_BYTES=$ks_bytes KS_JSON=$(cat "$WORK/$name.json")
     fi
     [[ $ks_bytes == "$KS_BYTES" ]] || echo "  note: kuzusync bytes vary between reps ($ks_bytes vs $KS_BYTES)"
     "$KUZUSYNC" diff "$src" "$KSROOT/$name" >"$WORK/diff.txt" || { echo "kuzusync replica $name differs from source:" >&2; tail -3 "$WORK/diff.txt" >&2; exit 1; }
 
+    d0=$(daemon_cpu "$RS_DAEMON")
     t0=$(now)
-    rsync -az --delete --stats "$src/" "rsync://127.0.0.1:$RSPORT/$name/" >"$WORK/$name.rsync"
+    /usr/bin/time -f '%U %S' -o "$WORK/cpu" \
+      rsync -az --delete --stats "$src/" "rsync://127.0.0.1:$RSPORT/$name/" >"$WORK/$name.rsync"
     t1=$(now)
     w=$(elapsed "$t0" "$t1")
+    sleep 0.5
+    d1=$(daemon_cpu "$RS_DAEMON")
     local s rcv
     s=$(rs_stat "$WORK/$name.rsync" "Total bytes sent")
     rcv=$(rs_stat "$WORK/$name.rsync" "Total bytes received")
-    echo "  $name ($mode) rep $r rsync:    wall ${w}s wire $((s + rcv)) B (sent $s, received $rcv, literal $(rs_stat "$WORK/$name.rsync" "Literal data"), matched $(rs_stat "$WORK/$name.rsync" "Matched data"))"
+    echo "  $name ($mode) rep $r rsync:    wall ${w}s cpu client $(client_cpu "$WORK/cpu") s + daemon $(awk -v a="$d0" -v b="$d1" 'BEGIN { printf "%.2f", b - a }') s wire $((s + rcv)) B (sent $s, received $rcv, literal $(rs_stat "$WORK/$name.rsync" "Literal data"), matched $(rs_stat "$WORK/$name.rsync" "Matched data"))"
     if [[ -z $RS_WALL ]] || awk -v a="$w" -v b="$RS_WALL" 'BEGIN { exit !(a < b) }'; then
       RS_WALL=$w RS_BYTES=$((s + rcv)) RS_SENT=$s RS_RECV=$rcv
     fi
