@@ -473,8 +473,8 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
   if (!manifest.ok()) return cleanup(manifest.status());
 
   ApplyResult result;
-  // B's trees, kept: the new version shares the files of every table the
-  // bundle does not touch, so only touched tables are hashed again below.
+  // B's roots: the new version's are these, changed by the rows the rewrite
+  // takes out and puts in (nothing is hashed again).
   std::map<std::string, merkle::NodeSummary> roots;
   if (options.target != nullptr) {
     for (const Replica::Table& t : options.target->tables()) roots[t.name] = t.root;
