@@ -12,7 +12,6 @@
 
 #include "diff/cache_entries.h"
 #include "diff/diff.h"
-#include "diff/row_encoding.h"
 #include "diff/state_db.h"
 
 namespace kuzusync {
