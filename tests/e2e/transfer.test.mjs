@@ -9,6 +9,7 @@
 // ssh tests need root and /usr/sbin/sshd (skipped otherwise).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -354,6 +355,37 @@ test('3. TLS daemon: push, pull, --delete, --dry-run, diff; tokens; certificate 
     assertSame(a, main, 'after daemon push --delete', { spec: url, args: as('ro') });
     const again = transfer('push', a, url, ['--delete', ...as('rw')]).json;
     assert.equal(again.changed, false, JSON.stringify(again));
+  });
+
+  await t.test('the daemon keeps the trees of what it wrote: the next push finds them, and ends right', async () => {
+    // The tree cache beside the daemon's replica (sqlite3 CLI: an ordinary
+    // database): entries that carry reconciliation elements, with their
+    // recency (`used` grows on every hit).
+    const db = path.join(root, '.main.kuzusync', 'state.db');
+    const kept = () => {
+      const r = spawnSync('sqlite3', [db, 'SELECT key, used FROM trees WHERE elements IS NOT NULL'], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return new Map(r.stdout.split('\n').filter(Boolean).map(line => line.split('|')));
+    };
+    const tables = Object.keys(hashTables(fx.base)).length;
+    const earlier = kept();  // earlier versions' entries stay until they are the least recent
+    const fresh = () => new Map([...kept()].filter(([key]) => !earlier.has(key)));
+    assert.equal(transfer('push', fx.base, url, ['--delete', ...as('rw')]).json.changed, true);
+    // The daemon caches the new version after answering: wait for it.
+    let written = fresh();
+    for (let i = 0; i < 100 && written.size < tables; i++) {
+      await sleep(100);
+      written = fresh();
+    }
+    assert.equal(written.size, tables, `one new entry with elements per table: ${JSON.stringify([...written])}`);
+    await sleep(2100);  // files changed in the last 2 s are never looked up
+    const j = transfer('push', a, url, ['--delete', ...as('rw')]).json;
+    assert.equal(j.changed, true);
+    const after = kept();
+    for (const [key, used] of written) {
+      assert.ok(Number(after.get(key)) > Number(used), `the push looked up ${key} (used ${used} -> ${after.get(key)})`);
+    }
+    assertSame(a, main, 'after a push onto cached trees', { spec: url, args: as('ro') });
   });
 
   await t.test('pull from the daemon; push from the daemon to another replica of it', () => {
