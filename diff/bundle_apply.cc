@@ -241,7 +241,7 @@ Status LinkTree(Env* env, const std::string& from, const std::string& to,
   return Status::Ok();
 }
 
-using TableChange = ApplyResult::RowChange;
+using TableChange = ApplyResult::TableChange;
 
 // Builds the new version of B in `staging` from the delta in `delta_dir`.
 // Tables the delta touched go to *changes; every other table's files are

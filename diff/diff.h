@@ -257,6 +257,8 @@ struct DiffReport {
   std::vector<std::string> notes;  // e.g. why a table's rows were not compared
 };
 
+class SketchPeer;
+
 struct DiffOptions {
   std::vector<std::string> tables;  // empty: all
   bool collect_rows = false;
@@ -270,6 +272,15 @@ struct DiffOptions {
   // Whole node rows of B too (a bundle needs only their digests; a merge
   // may send either side's).
   bool keep_node_rows_of_b = false;
+  // When one side is remote and offers set reconciliation (and no
+  // on_leaf_rows is set): its peer. Differing tables are then compared by
+  // reconciling their rows instead of descending their trees (a few
+  // hundred bytes per hundred differing rows instead of every row's print
+  // around each change). A table whose reconciled rows do not explain the
+  // difference of its roots exactly is compared by the descent.
+  SketchPeer* remote_peer = nullptr;
+  bool remote_is_a = false;  // else b is the remote side
+  uint64_t max_reconcile_rows = 16'000'000;  // both sides together; more: the descent
 };
 
 // Compares one table given both sides' trees and rows. Adds to *stats.
@@ -453,10 +464,10 @@ struct ApplyResult {
   bool forced = false;           // base root did not match and force was set
   std::string root;              // target root afterwards
   // The rows taken out of each table the apply rewrote, and put in.
-  struct RowChange {
+  struct TableChange {
     std::vector<merkle::KeyedDigest> removed, added;
   };
-  std::map<std::string, RowChange> changes;
+  std::map<std::string, TableChange> changes;
 };
 
 // Applies a bundle to export directory dir_b. The new version is built

@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <set>
 
 #include "diff/diff.h"
+#include "diff/reconcile.h"
 
 namespace kuzusync {
 namespace {
@@ -285,6 +287,68 @@ std::string SchemaText(const Schema& schema) {
   return text;
 }
 
+namespace {
+
+// The sum of a side's rows found by element.
+merkle::NodeSummary SumOf(const LeafRows& rows) {
+  merkle::NodeSummary sum;
+  for (const auto& [key, row] : rows.by_key) sum.Add(row.digest);
+  for (const auto& [digest, row] : rows.by_digest) {
+    for (uint64_t c = 0; c < row.count; ++c) sum.Add(row.digest);
+  }
+  return sum;
+}
+
+uint64_t RowsIn(const LeafRows& rows) {
+  uint64_t n = rows.by_key.size();
+  for (const auto& [digest, row] : rows.by_digest) n += row.count;
+  return n;
+}
+
+// DiffTable's result for `tables` by set reconciliation with the remote
+// side; the names of tables it could not settle go to *unsettled.
+Status DiffTablesBySketch(Replica* a, Replica* b, const std::vector<const TableSchema*>& tables,
+                          const DiffOptions& options, std::map<std::string, TableDiff>* diffs,
+                          std::set<std::string>* unsettled, DiffStats* stats) {
+  Replica* local = options.remote_is_a ? b : a;
+  Replica* remote = options.remote_is_a ? a : b;
+  std::vector<ReconciledTable> reconciled;
+  Status s = ReconcileTables(local, remote, options.remote_peer, tables, options.threads,
+                             options.max_reconcile_rows, &reconciled, &stats->comparisons);
+  if (s.code() == Status::Code::kCorrupt || s.code() == Status::Code::kUnsupported) {
+    for (const TableSchema* t : tables) unsettled->insert(t->name);
+    return Status::Ok();
+  }
+  KS_RETURN_IF_ERROR(s);
+  for (const ReconciledTable& r : reconciled) {
+    // Keys, digests and display text are all a comparison needs: not whole
+    // rows (which a remote then sends without their display text).
+    LeafRows mine, theirs;
+    KS_RETURN_IF_ERROR(local->rows()->CollectRowsByElement(*r.table, r.only_local, false, &mine));
+    KS_RETURN_IF_ERROR(remote->rows()->CollectRowsByElement(*r.table, r.only_other, false, &theirs));
+    const LeafRows& la = options.remote_is_a ? theirs : mine;
+    const LeafRows& lb = options.remote_is_a ? mine : theirs;
+    TableDiff& diff = (*diffs)[r.table->name];
+    // Settled only when the rows found are every element named and explain
+    // the roots exactly: root_a - root_b == sum(a's rows) - sum(b's rows).
+    merkle::NodeSummary expected = diff.root_a, found = SumOf(la);
+    expected.Add(SumOf(lb));
+    found.Add(diff.root_b);
+    if (RowsIn(mine) != r.only_local.size() || RowsIn(theirs) != r.only_other.size() || !(expected == found)) {
+      unsettled->insert(r.table->name);
+      continue;
+    }
+    CompareRows(*r.table, la, lb, options.collect_rows, &diff);
+    if (options.collect_rows) {
+      std::stable_sort(diff.rows.begin(), diff.rows.end(),
+                       [](const RowChange& x, const RowChange& y) { return x.display < y.display; });
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<DiffReport> DiffReplicas(Replica* a, Replica* b, const DiffOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   std::set<std::string> names;
@@ -309,6 +373,27 @@ Result<DiffReport> DiffReplicas(Replica* a, Replica* b, const DiffOptions& optio
   }
   report.schema = {Sorted(only_a), Sorted(only_b), Sorted(changed)};
 
+  // Tables on both sides, alike in shape, whose roots differ: reconciled
+  // first, together, when the remote side can.
+  std::map<std::string, TableDiff> settled;
+  std::set<std::string> unsettled;
+  if (options.remote_peer != nullptr && !options.on_leaf_rows) {
+    std::vector<const TableSchema*> differing;
+    for (const std::string& name : names) {
+      const Replica::Table* table_a = a->FindTable(name);
+      const Replica::Table* table_b = b->FindTable(name);
+      if (table_a == nullptr || table_b == nullptr || changed.count(name) != 0) continue;
+      if (table_a->root == table_b->root) continue;
+      differing.push_back(a->schema().Find(name));
+      TableDiff& diff = settled[name];
+      diff.root_a = table_a->root;
+      diff.root_b = table_b->root;
+    }
+    if (!differing.empty()) {
+      KS_RETURN_IF_ERROR(DiffTablesBySketch(a, b, differing, options, &settled, &unsettled, &report.stats));
+    }
+  }
+
   for (const std::string& name : names) {
     const Replica::Table* table_a = a->FindTable(name);
     const Replica::Table* table_b = b->FindTable(name);
@@ -328,6 +413,12 @@ Result<DiffReport> DiffReplicas(Replica* a, Replica* b, const DiffOptions& optio
       diff.skipped = "columns differ";
       report.notes.push_back("table " + name +
                              ": rows not compared because its columns differ between the replicas");
+    } else if (settled.count(name) != 0 && unsettled.count(name) == 0) {
+      const TableDiff& found = settled[name];
+      diff.only_in_a = found.only_in_a;
+      diff.only_in_b = found.only_in_b;
+      diff.changed = found.changed;
+      diff.rows = found.rows;
     } else {
       TreeView* view_a = a->tree(name);
       TreeView* view_b = b->tree(name);

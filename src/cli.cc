@@ -114,11 +114,20 @@ int RunDiff(const std::string& a, const std::string& b, const DiffOptions& optio
   bool any_remote = (spec_a.ok() && spec_a->kind != RemoteSpec::Kind::kLocal) ||
                     (spec_b.ok() && spec_b->kind != RemoteSpec::Kind::kLocal);
   shape.tree_leaf_rows = any_remote ? merkle::kNetworkLeafRows : merkle::kTargetLeafRows;
+  shape.want_elements = any_remote;  // in case the rows are reconciled (below)
   auto replica_a = OpenReplica(Env::Default(), a, shape, Access::kRead, options.tables);
   if (!replica_a.ok()) return ReportError(replica_a.status());
   auto replica_b = OpenReplica(Env::Default(), b, shape, Access::kRead, options.tables);
   if (!replica_b.ok()) return ReportError(replica_b.status());
-  Result<DiffReport> report = DiffReplicas(replica_a->get(), replica_b->get(), options);
+  // One side remote: differing tables are reconciled, as push and pull do.
+  DiffOptions compare = options;
+  auto* remote_a = dynamic_cast<RemoteReplica*>(replica_a->get());
+  auto* remote_b = dynamic_cast<RemoteReplica*>(replica_b->get());
+  if ((remote_a == nullptr) != (remote_b == nullptr)) {
+    compare.remote_peer = (remote_a != nullptr ? remote_a : remote_b)->sketch_peer();
+    compare.remote_is_a = remote_a != nullptr;
+  }
+  Result<DiffReport> report = DiffReplicas(replica_a->get(), replica_b->get(), compare);
   if (!report.ok()) return ReportError(report.status());
   report->stats.elapsed_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

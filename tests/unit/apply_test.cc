@@ -330,33 +330,42 @@ TEST_F(ApplyTest, SketchBundleWithoutDeletesKeepsBsRows) {
   ASSERT_TRUE(env_->RemoveFile("/descent.kzb").ok());
 }
 
-// Random replicas (updates, inserts, deletes, duplicate rels, NULLs): a
-// sketch bundle, with and without deletes, leaves B exactly where the tree
-// descent's bundle leaves it.
+// Random replicas: updates, inserts, deletes, duplicate rels, NULLs.
+struct RandomPair {
+  std::string users_a, users_b, follows_a, follows_b;
+};
+
+RandomPair MakeRandomPair(std::mt19937_64* rng) {
+  auto pick = [&](uint64_t n) { return (*rng)() % n; };
+  const int users = 50 + static_cast<int>(pick(1500));
+  RandomPair p;
+  for (int i = 0; i < users; ++i) {
+    const std::string row = std::to_string(i) + ",u" + std::to_string(pick(4)) + "," +
+                            (pick(10) == 0 ? "" : std::to_string(pick(90)));
+    const uint64_t fate = pick(20);
+    if (fate != 0) p.users_a += row + "\n";                                // 1 in 20: B only
+    if (fate == 1) continue;                                               // A only
+    p.users_b += (fate == 2 ? std::to_string(i) + ",changed,1" : row) + "\n";  // changed
+  }
+  for (int i = 0; i < users * 2; ++i) {
+    const std::string row = std::to_string(pick(users)) + "," + std::to_string(pick(users)) + "," +
+                            std::to_string(pick(3));
+    const uint64_t copies = 1 + (pick(8) == 0 ? pick(3) : 0);
+    const uint64_t fate = pick(15);
+    for (uint64_t c = 0; c < copies; ++c) {
+      if (fate != 0) p.follows_a += row + "\n";
+      if (fate != 1 && !(fate == 2 && c == 0)) p.follows_b += row + "\n";  // B: missing, or a copy fewer
+    }
+  }
+  return p;
+}
+
+// On random replicas a sketch bundle, with and without deletes, leaves B
+// exactly where the tree descent's bundle leaves it.
 TEST_F(ApplyTest, SketchAndDescentBundlesAgreeOnRandomReplicas) {
   std::mt19937_64 rng(20261123);
-  auto pick = [&](uint64_t n) { return rng() % n; };
   for (int round = 0; round < 12; ++round) {
-    const int users = 50 + static_cast<int>(pick(1500));
-    std::string users_a, users_b, follows_a, follows_b;
-    for (int i = 0; i < users; ++i) {
-      const std::string row = std::to_string(i) + ",u" + std::to_string(pick(4)) + "," +
-                              (pick(10) == 0 ? "" : std::to_string(pick(90)));
-      const uint64_t fate = pick(20);
-      if (fate != 0) users_a += row + "\n";                               // 1 in 20: B only
-      if (fate == 1) continue;                                            // A only
-      users_b += (fate == 2 ? std::to_string(i) + ",changed,1" : row) + "\n";  // changed
-    }
-    for (int i = 0; i < users * 2; ++i) {
-      const std::string row = std::to_string(pick(users)) + "," + std::to_string(pick(users)) + "," +
-                              std::to_string(pick(3));
-      const uint64_t copies = 1 + (pick(8) == 0 ? pick(3) : 0);
-      const uint64_t fate = pick(15);
-      for (uint64_t c = 0; c < copies; ++c) {
-        if (fate != 0) follows_a += row + "\n";
-        if (fate != 1 && !(fate == 2 && c == 0)) follows_b += row + "\n";  // B: missing, or a copy fewer
-      }
-    }
+    const auto [users_a, users_b, follows_a, follows_b] = MakeRandomPair(&rng);
     for (bool deletes : {true, false}) {
       WriteExport("/a", users_a, follows_a);
       WriteExport("/b", users_b, follows_b);
@@ -377,6 +386,48 @@ TEST_F(ApplyTest, SketchAndDescentBundlesAgreeOnRandomReplicas) {
         EXPECT_TRUE(Diff("/a", "/b").identical) << "round " << round;
       }
       ASSERT_TRUE(env_->RemoveFile("/bundle.kzb").ok());
+    }
+  }
+}
+
+// A diff against a remote reconciles differing tables instead of descending
+// their trees: on random replicas, with either side remote, it reports what
+// the descent reports, row by row.
+TEST_F(ApplyTest, DiffByReconciliationAgreesWithTheDescent) {
+  std::mt19937_64 rng(20261124);
+  DiffOptions rows;
+  rows.collect_rows = true;
+  rows.threads = 1;
+  for (int round = 0; round < 6; ++round) {
+    const RandomPair p = MakeRandomPair(&rng);
+    WriteExport("/a", p.users_a, p.follows_a);
+    WriteExport("/b", p.users_b, p.follows_b);
+    auto descent = DiffExports(env_, "/a", "/b", rows);
+    ASSERT_TRUE(descent.ok()) << descent.status().ToString();
+    auto a = LocalReplica::Open(env_, "/a", {}, 1);
+    auto b = LocalReplica::Open(env_, "/b", {}, 1);
+    ASSERT_TRUE(a.ok() && b.ok());
+    for (bool remote_is_a : {false, true}) {
+      CountingSketchPeer peer(remote_is_a ? a.value().get() : b.value().get());
+      DiffOptions options = rows;
+      options.remote_peer = &peer;
+      options.remote_is_a = remote_is_a;
+      auto reconciled = DiffReplicas(a.value().get(), b.value().get(), options);
+      ASSERT_TRUE(reconciled.ok()) << reconciled.status().ToString();
+      EXPECT_GT(peer.round_trips, 0);
+      EXPECT_EQ(reconciled->stats.leaves_compared, 0u) << "round " << round << ": a table was descended";
+      ASSERT_EQ(reconciled->tables.size(), descent->tables.size());
+      for (size_t t = 0; t < descent->tables.size(); ++t) {
+        const TableDiff& x = descent->tables[t];
+        const TableDiff& y = reconciled->tables[t];
+        EXPECT_EQ(std::tie(x.only_in_a, x.only_in_b, x.changed), std::tie(y.only_in_a, y.only_in_b, y.changed))
+            << "round " << round << " " << x.table;
+        ASSERT_EQ(x.rows.size(), y.rows.size()) << x.table;
+        for (size_t i = 0; i < x.rows.size(); ++i) {
+          EXPECT_EQ(x.rows[i].sign, y.rows[i].sign) << x.table;
+          EXPECT_EQ(x.rows[i].display, y.rows[i].display) << x.table;
+        }
+      }
     }
   }
 }
@@ -426,6 +477,20 @@ TEST_F(ApplyTest, SketchRefusesADifferenceItCannotSee) {
   FileType type;
   uint64_t size = 0;
   EXPECT_FALSE(env_->Stat("/bundle.kzb", &type, &size).ok());
+
+  // A diff against a remote sees it too: the rows reconciled do not
+  // explain the roots, so that table is descended.
+  auto a = LocalReplica::Open(env_, "/a", {}, 1);
+  auto b = LocalReplica::Open(env_, "/b", {}, 1);
+  ASSERT_TRUE(a.ok() && b.ok());
+  CountingSketchPeer peer(b.value().get());
+  DiffOptions options;
+  options.remote_peer = &peer;
+  auto report = DiffReplicas(a.value().get(), b.value().get(), options);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_FALSE(report->identical);
+  EXPECT_EQ(Table(report.value(), "User").changed, 1u);
+  EXPECT_GT(report->stats.leaves_compared, 0u);
 }
 
 TEST_F(ApplyTest, SnapshotIsNotABundle) {
