@@ -180,9 +180,7 @@ Result<Manifest> WriteBundleBySketch(Env* env, Replica* a, Replica* b, SketchPee
     for (TableDiff& candidate : diff.tables) {
       if (candidate.table == table.name) t = &candidate;
     }
-    uint64_t found = rows[i].by_key.size();
-    for (const auto& [digest, row] : rows[i].by_digest) found += row.count;
-    if (found != r.only_local.size()) {
+    if (rows[i].Rows() != r.only_local.size()) {
       return Status::Corrupt("set reconciliation of table " + table.name + " named rows " + a->label() +
                              " does not have");
     }

@@ -141,6 +141,21 @@ struct LeafRows {
     auto it = by_digest.find(digest);
     return it == by_digest.end() ? 0 : it->second.count;
   }
+  // Rows, copies counted.
+  uint64_t Rows() const {
+    uint64_t n = by_key.size();
+    for (const auto& [digest, row] : by_digest) n += row.count;
+    return n;
+  }
+  // The summary a tree node holding just these rows would have.
+  merkle::NodeSummary Sum() const {
+    merkle::NodeSummary sum;
+    for (const auto& [key, row] : by_key) sum.Add(row.digest);
+    for (const auto& [digest, row] : by_digest) {
+      for (uint64_t c = 0; c < row.count; ++c) sum.Add(row.digest);
+    }
+    return sum;
+  }
 };
 
 // A row's print (merkle::RowPrint of its digest) and, for rel rows, how

@@ -109,10 +109,7 @@ Status CollectChangesBySketch(Replica* side, SketchPeer* peer, Replica* referenc
           table, std::vector<uint64_t>(t.only_other.begin() + begin, t.only_other.begin() + end), true, &s));
     }
     KS_RETURN_IF_ERROR(reference->rows()->CollectRowsByElement(table, t.only_local, true, &r));
-    uint64_t rows_s = s.by_key.size(), rows_r = r.by_key.size();
-    for (const auto& [digest, row] : s.by_digest) rows_s += row.count;
-    for (const auto& [digest, row] : r.by_digest) rows_r += row.count;
-    if (rows_s != t.only_other.size() || rows_r != t.only_local.size()) {
+    if (s.Rows() != t.only_other.size() || r.Rows() != t.only_local.size()) {
       return Status::Corrupt("set reconciliation of table " + table.name + " named rows that are not there");
     }
     if (table.kind == TableKind::kRel) {

@@ -21,10 +21,7 @@ class LocalSketchPeer final : public SketchPeer {
       if (table == nullptr) return Status::NotFound("no table " + rows[i].table);
       LeafRows found;
       KS_RETURN_IF_ERROR(replica_->rows()->CollectRowsByElement(*table, rows[i].elements, false, &found));
-      for (const auto& [key, row] : found.by_key) (*out)[i].Add(row.digest);
-      for (const auto& [digest, row] : found.by_digest) {
-        for (uint64_t c = 0; c < row.count; ++c) (*out)[i].Add(row.digest);
-      }
+      (*out)[i] = found.Sum();
     }
     return Status::Ok();
   }

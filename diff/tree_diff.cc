@@ -289,22 +289,6 @@ std::string SchemaText(const Schema& schema) {
 
 namespace {
 
-// The sum of a side's rows found by element.
-merkle::NodeSummary SumOf(const LeafRows& rows) {
-  merkle::NodeSummary sum;
-  for (const auto& [key, row] : rows.by_key) sum.Add(row.digest);
-  for (const auto& [digest, row] : rows.by_digest) {
-    for (uint64_t c = 0; c < row.count; ++c) sum.Add(row.digest);
-  }
-  return sum;
-}
-
-uint64_t RowsIn(const LeafRows& rows) {
-  uint64_t n = rows.by_key.size();
-  for (const auto& [digest, row] : rows.by_digest) n += row.count;
-  return n;
-}
-
 // DiffTable's result for `tables` by set reconciliation with the remote
 // side; the names of tables it could not settle go to *unsettled.
 Status DiffTablesBySketch(Replica* a, Replica* b, const std::vector<const TableSchema*>& tables,
@@ -331,10 +315,10 @@ Status DiffTablesBySketch(Replica* a, Replica* b, const std::vector<const TableS
     TableDiff& diff = (*diffs)[r.table->name];
     // Settled only when the rows found are every element named and explain
     // the roots exactly: root_a - root_b == sum(a's rows) - sum(b's rows).
-    merkle::NodeSummary expected = diff.root_a, found = SumOf(la);
-    expected.Add(SumOf(lb));
+    merkle::NodeSummary expected = diff.root_a, found = la.Sum();
+    expected.Add(lb.Sum());
     found.Add(diff.root_b);
-    if (RowsIn(mine) != r.only_local.size() || RowsIn(theirs) != r.only_other.size() || !(expected == found)) {
+    if (mine.Rows() != r.only_local.size() || theirs.Rows() != r.only_other.size() || !(expected == found)) {
       unsettled->insert(r.table->name);
       continue;
     }
