@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,8 @@ int ReportError(const Status& s) {
 
 const char* KindName(TableKind kind) { return kind == TableKind::kNode ? "node" : "rel"; }
 
-std::string DiffJson(const DiffReport& report) {
+// `network`: what a diff against a remote moved (none for two local paths).
+std::string DiffJson(const DiffReport& report, const std::optional<TransferCounters>& network) {
   JsonWriter w;
   w.BeginObject();
   w.Key("identical").Value(report.identical);
@@ -58,6 +60,11 @@ std::string DiffJson(const DiffReport& report) {
   w.Key("comparisons").Value(report.stats.comparisons);
   w.Key("leaves_compared").Value(report.stats.leaves_compared);
   w.Key("elapsed_ms").Value(report.stats.elapsed_ms);
+  if (network) {
+    w.Key("bytes_sent").Value(network->bytes_sent);
+    w.Key("bytes_received").Value(network->bytes_received);
+    w.Key("round_trips").Value(network->round_trips);
+  }
   w.EndObject();
   w.EndObject();
   return w.str();
@@ -133,7 +140,16 @@ int RunDiff(const std::string& a, const std::string& b, const DiffOptions& optio
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   for (const std::string& note : report->notes) std::cerr << "kuzusync: note: " << note << "\n";
   if (json) {
-    std::cout << DiffJson(report.value()) << "\n";
+    std::optional<TransferCounters> network;
+    for (RemoteReplica* remote : {remote_a, remote_b}) {
+      if (remote == nullptr) continue;
+      if (!network) network.emplace();
+      const TransferCounters c = remote->counters();
+      network->bytes_sent += c.bytes_sent;
+      network->bytes_received += c.bytes_received;
+      network->round_trips += c.round_trips;
+    }
+    std::cout << DiffJson(report.value(), network) << "\n";
   } else {
     PrintDiffHuman(report.value(), options.collect_rows);
   }

@@ -301,8 +301,15 @@ test('3. TLS daemon: push, pull, --delete, --dry-run, diff; tokens; certificate 
   const a = fx.a;
   const before = referenceDiff(a, main);
 
-  await t.test('diff against the remote agrees with the reference', () => {
-    assertDiffMatches(ks(['diff', a, url, '--json', ...as('ro')]), before);
+  await t.test('diff against the remote agrees with the reference, and says what it moved', () => {
+    const r = ks(['diff', a, url, '--json', ...as('ro')]);
+    assertDiffMatches(r, before);
+    for (const k of ['bytes_sent', 'bytes_received', 'round_trips']) {
+      assert.ok(Number.isInteger(r.json.stats[k]) && r.json.stats[k] > 0, `stats.${k}\n${describeRun(r)}`);
+    }
+    // Differing tables were reconciled, not descended.
+    assert.equal(r.json.stats.leaves_compared, 0, describeRun(r));
+    assert.equal(ks(['diff', a, main, '--json']).json.stats.bytes_sent, undefined, 'two local paths move nothing');
   });
 
   await t.test('push --dry-run (with and without --delete) moves nothing', () => {
