@@ -555,7 +555,7 @@ void KeepTreesOfNewVersion(Env* env, const std::string& dir_b, const LocalReplic
   for (const TableSchema& table : now->schema.tables) {
     const merkle::Tree* tree = old.FindTree(table.name);
     if (tree == nullptr) continue;
-    const std::vector<uint64_t>* elements = old.FindElements(table.name);
+    const TableElements* elements = old.FindElements(table.name);
     const std::string key = TreeCacheKey(env, now.value(), table, old.leaf_rows(), /*just_written=*/true);
     if (key.empty()) continue;
     auto change = changes.find(table.name);
@@ -564,7 +564,7 @@ void KeepTreesOfNewVersion(Env* env, const std::string& dir_b, const LocalReplic
       continue;
     }
     const merkle::Tree changed = tree->Changed(change->second.removed, change->second.added, old.leaf_rows());
-    std::optional<std::vector<uint64_t>> changed_elements;
+    std::optional<TableElements> changed_elements;
     if (elements != nullptr) {
       changed_elements = ChangedElements(table.kind, *elements, change->second.removed, change->second.added);
     }

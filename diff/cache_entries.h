@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "diff/diff.h"
 #include "merkle/merkle.h"
 #include "snapshot/env.h"
 #include "snapshot/snapshot.h"
@@ -24,11 +25,12 @@ std::string TreeCacheKey(Env* env, const ExportDir& export_dir, const TableSchem
                          uint64_t leaf_rows, bool just_written);
 
 // A table's elements after `removed` rows were taken out and `added` put in,
-// as a scan of the changed table would list them (in another order).
-// nullopt when the rows removed are not all there.
-std::optional<std::vector<uint64_t>> ChangedElements(TableKind kind, const std::vector<uint64_t>& elements,
-                                                     const std::vector<merkle::KeyedDigest>& removed,
-                                                     const std::vector<merkle::KeyedDigest>& added);
+// as a scan of the changed table would list them (in another order), and
+// its symbols (as many as before) changed alike. nullopt when the rows
+// removed are not all there.
+std::optional<TableElements> ChangedElements(TableKind kind, const TableElements& before,
+                                             const std::vector<merkle::KeyedDigest>& removed,
+                                             const std::vector<merkle::KeyedDigest>& added);
 
 }  // namespace kuzusync
 

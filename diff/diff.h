@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -37,14 +38,26 @@ namespace kuzusync {
 // be written after Store returns: lookups through the same cache wait for
 // it, other caches of the replica see it at the latest once this one is
 // destroyed.
+// What set reconciliation needs of a table, kept beside its tree: its rows'
+// elements and, once a session has made them, the first coded symbols of
+// their set (a function of the elements, kept because making them costs a
+// pass over every element, and sessions of similar changes need as many).
+struct TableElements {
+  std::vector<uint64_t> elements;
+  std::vector<merkle::CodedSymbol> symbols;  // symbols [0, symbols.size()) of `elements`
+};
+
 class TreeCache {
  public:
   virtual ~TreeCache() = default;
-  // With `elements`, a hit needs the elements too; they go to *elements.
+  // With `elements`, a hit needs the elements too; they (and the symbols,
+  // when kept) go to *elements.
   virtual std::optional<merkle::Tree> Lookup(const std::string& key,
-                                             std::vector<uint64_t>* elements = nullptr) = 0;
+                                             TableElements* elements = nullptr) = 0;
   virtual void Store(const std::string& key, const merkle::Tree& tree,
-                     const std::vector<uint64_t>* elements = nullptr) = 0;
+                     const TableElements* elements = nullptr) = 0;
+  // Keeps symbols with the elements stored under `key` (none: nothing).
+  virtual void StoreSymbols(const std::string& key, const std::vector<merkle::CodedSymbol>& symbols) = 0;
 };
 
 // kuzusync keeps what belongs to a replica directory beside it, never in it
@@ -65,7 +78,8 @@ struct TableTree {
   TableKind kind = TableKind::kNode;
   merkle::Tree tree;
   // With HashExports' with_elements: its rows' set-reconciliation elements.
-  std::optional<std::vector<uint64_t>> elements;
+  std::optional<TableElements> elements;
+  std::string cache_key;  // under which the cache keeps it; empty: not cacheable
 };
 
 // Hashes one table of an export in one streaming pass. A duplicate primary
@@ -199,6 +213,13 @@ class RowSource {
                                      bool keep_rows, LeafRows* out) {
     return Status::Unsupported("this replica cannot find rows by element");
   }
+  // The first coded symbols of the table's elements when they were kept
+  // (from an earlier session), else none. Safe to call for several tables
+  // at once.
+  virtual std::vector<merkle::CodedSymbol> KnownSymbols(const TableSchema& table) { return {}; }
+  // Symbols [0, symbols.size()) of the table's elements, made by a
+  // session: kept for the next one where the source can keep them.
+  virtual void KeepSymbols(const TableSchema& table, const std::vector<merkle::CodedSymbol>& symbols) {}
 };
 
 // RowSource over a local export directory: rescans the table's files.
@@ -214,19 +235,26 @@ class ExportRowSource final : public RowSource {
   Status CollectElements(const TableSchema& table, std::vector<uint64_t>* out) override;
   Status CollectRowsByElement(const TableSchema& table, const std::vector<uint64_t>& elements,
                              bool keep_rows, LeafRows* out) override;
-  // Elements found while hashing: CollectElements then need not scan.
-  void KnowElements(const std::string& table, std::vector<uint64_t> elements) {
-    known_elements_[table] = std::move(elements);
-  }
-  const std::vector<uint64_t>* KnownElements(const std::string& table) const {
-    auto it = known_elements_.find(table);
-    return it == known_elements_.end() ? nullptr : &it->second;
-  }
+  std::vector<merkle::CodedSymbol> KnownSymbols(const TableSchema& table) override;
+  // Longer than those known: kept in memory, and in the cache when the
+  // table's elements came from it or went to it.
+  void KeepSymbols(const TableSchema& table, const std::vector<merkle::CodedSymbol>& symbols) override;
+  // Elements found while hashing (CollectElements then need not scan),
+  // kept in `cache` (which must outlive this) under `cache_key` if set.
+  void KnowElements(const std::string& table, TableElements elements, TreeCache* cache = nullptr,
+                    std::string cache_key = "");
+  const TableElements* KnownElements(const std::string& table) const;
 
  private:
+  struct Known {
+    TableElements elements;
+    TreeCache* cache = nullptr;
+    std::string cache_key;
+  };
   Env* env_;
   const ExportDir* export_;
-  std::map<std::string, std::vector<uint64_t>> known_elements_;
+  mutable std::mutex known_mu_;  // KeepSymbols may run beside KnownSymbols
+  std::map<std::string, Known> known_;
 };
 
 // ---- Results ------------------------------------------------------------
@@ -350,7 +378,7 @@ class LocalReplica final : public Replica {
   const ExportDir& export_dir() const { return export_; }
   const merkle::Tree* FindTree(std::string_view table) const;
   // The table's elements, when it was opened with_elements.
-  const std::vector<uint64_t>* FindElements(const std::string& table) const { return rows_.KnownElements(table); }
+  const TableElements* FindElements(const std::string& table) const { return rows_.KnownElements(table); }
   uint64_t leaf_rows() const { return leaf_rows_; }
   // Keeps the cache the replica was opened with until the replica goes, so
   // that the cache's writes finish while the replica is used.
@@ -440,7 +468,9 @@ class SketchPeer {
 
 // A SketchPeer over a replica's own rows: a table's rows are listed (the
 // tables of one request side by side) the first time it is asked for, and
-// its encoder kept. A request past 4 symbols per row (plus 65,536) is
+// its encoder kept; its symbols start from those the replica's rows()
+// knows and go back there (KeepSymbols) when the peer is destroyed, so the
+// replica must outlive it. A request past 4 symbols per row (plus 65,536) is
 // refused: decoding never needs that many.
 std::unique_ptr<SketchPeer> NewLocalSketchPeer(Replica* replica, int threads);
 

@@ -87,7 +87,8 @@ Status ReconcileTables(Replica* local, Replica* other, SketchPeer* peer,
       if (peer_is_empty(i)) {
         (*out)[i].only_local = std::move(elements[i]);
       } else {
-        pending[i].decoder = std::make_unique<merkle::SketchDecoder>(elements[i]);
+        pending[i].decoder = std::make_unique<merkle::SketchDecoder>(std::move(elements[i]),
+                                                                     local->rows()->KnownSymbols(*tables[i]));
         pending[i].decoder->Prepare(kFirstSymbols);
       }
       return Status::Ok();
@@ -119,6 +120,7 @@ Status ReconcileTables(Replica* local, Replica* other, SketchPeer* peer,
       }
       r->found->only_local = r->decoder->only_local();
       r->found->only_other = r->decoder->only_remote();
+      local->rows()->KeepSymbols(*r->found->table, r->decoder->local_symbols());
       r->decoder.reset();
     }
     open = std::move(still_open);

@@ -13,6 +13,11 @@ namespace {
 class LocalSketchPeer final : public SketchPeer {
  public:
   LocalSketchPeer(Replica* replica, int threads) : replica_(replica), threads_(threads) {}
+  // What the session made is kept for the next one (once, at the end: a
+  // reconciliation extends a table's symbols several times).
+  ~LocalSketchPeer() override {
+    for (auto& [table, sketch] : sketches_) replica_->rows()->KeepSymbols(*sketch.table, sketch.symbols);
+  }
 
   Status SumRows(const std::vector<Rows>& rows, std::vector<merkle::NodeSummary>* out) override {
     out->assign(rows.size(), {});
@@ -44,7 +49,9 @@ class LocalSketchPeer final : public SketchPeer {
     KS_RETURN_IF_ERROR(CollectElementsOfTables(replica_->rows(), fresh, threads_, &elements));
     for (size_t i = 0; i < fresh.size(); ++i) {
       Sketch& sketch = sketches_[fresh[i]->name];
-      for (uint64_t element : elements[i]) sketch.encoder.Add(element);
+      sketch.table = fresh[i];
+      sketch.encoder = merkle::SketchEncoder(std::move(elements[i]));
+      sketch.encoder.Know(replica_->rows()->KnownSymbols(*fresh[i]));
     }
     // Tables are encoded side by side (a table asked for twice in one
     // request is extended once, to the larger end, before either is read).
@@ -66,6 +73,7 @@ class LocalSketchPeer final : public SketchPeer {
 
  private:
   struct Sketch {
+    const TableSchema* table = nullptr;
     merkle::SketchEncoder encoder;
     std::vector<merkle::CodedSymbol> symbols;
   };

@@ -14,7 +14,7 @@
 namespace kuzusync {
 namespace {
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 
 // Each step takes the schema from version i to i + 1.
 const char* const kMigrations[] = {
@@ -53,6 +53,9 @@ const char* const kMigrations[] = {
     // 3 -> 4: a table's set-reconciliation elements beside its tree (NULL
     // until a push or pull needed them).
     "ALTER TABLE trees ADD COLUMN elements BLOB;",
+    // 4 -> 5: the first coded symbols of those elements (NULL until a
+    // reconciliation made them).
+    "ALTER TABLE trees ADD COLUMN symbols BLOB;",
 };
 
 std::string NewReplicaId() {

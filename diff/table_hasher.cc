@@ -332,10 +332,11 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
     const TableSchema* table;
     uint64_t bytes;
     std::optional<Result<merkle::Tree>> result;
-    std::optional<std::vector<uint64_t>> elements;
+    std::optional<TableElements> elements;
+    std::string cache_key;  // empty: not cacheable
+    bool store = false;     // hashed, so the cache gets it
   };
   std::vector<Job> jobs;
-  std::vector<std::string> cache_keys;
   uint64_t total_bytes = 0;
   for (size_t e = 0; e < exports.size(); ++e) {
     for (const TableSchema& table : exports[e]->schema.tables) {
@@ -347,19 +348,17 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
       for (const DataFile* f : exports[e]->FilesOf(table.name)) bytes += f->size_bytes;
       std::string key = cache != nullptr ? TreeCacheKey(env, *exports[e], table, leaf_rows, false) : "";
       std::optional<merkle::Tree> cached;
-      std::optional<std::vector<uint64_t>> elements;
+      std::optional<TableElements> elements;
       if (with_elements) elements.emplace();
       // Wanting elements, a tree cached without them is a miss: hashing
       // finds both in one pass, listing elements alone costs as much.
       if (!key.empty()) cached = cache->Lookup(key, elements ? &*elements : nullptr);
       if (cached) {
-        jobs.push_back({e, &table, bytes, Result<merkle::Tree>(std::move(*cached)), std::move(elements)});
-        key.clear();  // nothing to store
+        jobs.push_back({e, &table, bytes, Result<merkle::Tree>(std::move(*cached)), std::move(elements), key});
       } else {
-        jobs.push_back({e, &table, bytes, std::nullopt, std::nullopt});
+        jobs.push_back({e, &table, bytes, std::nullopt, std::nullopt, key, !key.empty()});
         total_bytes += bytes;
       }
-      cache_keys.push_back(std::move(key));
     }
   }
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -378,7 +377,7 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
     if (threads > 1 && job.bytes * threads > total_bytes) {
       if (with_elements) job.elements.emplace();
       job.result = HashTable(env, *exports[job.export_index], *job.table, leaf_rows, threads,
-                             job.elements ? &*job.elements : nullptr);
+                             job.elements ? &job.elements->elements : nullptr);
     } else {
       shared.push_back(i);
     }
@@ -389,7 +388,7 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
       Job& job = jobs[shared[n]];
       if (with_elements) job.elements.emplace();
       job.result = HashTable(env, *exports[job.export_index], *job.table, leaf_rows, 1,
-                             job.elements ? &*job.elements : nullptr);
+                             job.elements ? &job.elements->elements : nullptr);
     }
   };
   std::vector<std::thread> pool;
@@ -401,11 +400,9 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
   for (size_t j = 0; j < jobs.size(); ++j) {  // declaration order: the first error is deterministic
     Job& job = jobs[j];
     if (!job.result->ok()) return job.result->status();
-    if (!cache_keys[j].empty()) {
-      cache->Store(cache_keys[j], job.result->value(), job.elements ? &*job.elements : nullptr);
-    }
-    out[job.export_index].push_back(
-        {job.table->name, job.table->kind, std::move(*job.result).value(), std::move(job.elements)});
+    if (job.store) cache->Store(job.cache_key, job.result->value(), job.elements ? &*job.elements : nullptr);
+    out[job.export_index].push_back({job.table->name, job.table->kind, std::move(*job.result).value(),
+                                     std::move(job.elements), std::move(job.cache_key)});
   }
   return out;
 }
@@ -486,10 +483,39 @@ Status ForEachElement(Env* env, const ExportDir& export_dir, const TableSchema& 
 
 }  // namespace
 
+void ExportRowSource::KnowElements(const std::string& table, TableElements elements, TreeCache* cache,
+                                   std::string cache_key) {
+  std::lock_guard<std::mutex> lock(known_mu_);
+  known_[table] = {std::move(elements), cache, std::move(cache_key)};
+}
+
+const TableElements* ExportRowSource::KnownElements(const std::string& table) const {
+  std::lock_guard<std::mutex> lock(known_mu_);
+  auto it = known_.find(table);
+  return it == known_.end() ? nullptr : &it->second.elements;
+}
+
+std::vector<merkle::CodedSymbol> ExportRowSource::KnownSymbols(const TableSchema& table) {
+  std::lock_guard<std::mutex> lock(known_mu_);
+  auto it = known_.find(table.name);
+  return it == known_.end() ? std::vector<merkle::CodedSymbol>() : it->second.elements.symbols;
+}
+
+void ExportRowSource::KeepSymbols(const TableSchema& table, const std::vector<merkle::CodedSymbol>& symbols) {
+  std::lock_guard<std::mutex> lock(known_mu_);
+  auto it = known_.find(table.name);
+  // Symbols of elements listed by a scan are not kept: nothing says the
+  // files are still as scanned the next time.
+  if (it == known_.end() || symbols.size() <= it->second.elements.symbols.size()) return;
+  it->second.elements.symbols = symbols;
+  if (it->second.cache != nullptr && !it->second.cache_key.empty()) {
+    it->second.cache->StoreSymbols(it->second.cache_key, symbols);
+  }
+}
+
 Status ExportRowSource::CollectElements(const TableSchema& table, std::vector<uint64_t>* out) {
-  auto known = known_elements_.find(table.name);
-  if (known != known_elements_.end()) {
-    *out = known->second;
+  if (const TableElements* known = KnownElements(table.name)) {
+    *out = known->elements;
     return Status::Ok();
   }
   return ForEachElement(env_, *export_, table,

@@ -19,47 +19,92 @@ namespace {
 
 constexpr int kKeepTrees = 1024;  // least recently used trees beyond this are dropped
 
-// Elements as stored: a magic, the count, the elements (little-endian), and
-// the SHA-256 of all that, so that damage is a miss, never wrong elements.
+// Elements and symbols as stored: a magic, the count, the records
+// (little-endian), and the SHA-256 of all that, so that damage is a miss,
+// never wrong elements.
 constexpr char kElementsMagic[8] = {'k', 'z', 'e', 'l', 'e', 'm', '0', '1'};
+constexpr char kSymbolsMagic[8] = {'k', 'z', 's', 'y', 'm', 'b', '0', '1'};
+constexpr size_t kSymbolBytes = 12;
 
-std::string SerializeElements(const std::vector<uint64_t>& elements) {
-  std::string out(kElementsMagic, sizeof(kElementsMagic));
-  out.resize(16 + 8 * elements.size());
-  auto put = [&](size_t at, uint64_t v) {
-    for (int i = 0; i < 8; ++i) out[at + i] = static_cast<char>(v >> (8 * i));
-  };
-  put(8, elements.size());
-  if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(out.data() + 16, elements.data(), 8 * elements.size());
-  } else {
-    for (size_t i = 0; i < elements.size(); ++i) put(16 + 8 * i, elements[i]);
-  }
-  merkle::RowHasher hasher;
-  const merkle::RowDigest digest = hasher.Digest(out);
-  out.append(reinterpret_cast<const char*>(digest.data()), digest.size());
+void PutLe(char* at, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) at[i] = static_cast<char>(v >> (8 * i));
+}
+
+uint64_t GetLe(const char* at, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(at[i])) << (8 * i);
+  return v;
+}
+
+// Magic, count and room for `count` records of `width` bytes (at 16).
+std::string Framed(const char (&magic)[8], uint64_t count, size_t width) {
+  std::string out(magic, sizeof(magic));
+  out.resize(16 + width * count);
+  PutLe(out.data() + 8, count, 8);
   return out;
 }
 
-bool DeserializeElements(std::string_view data, std::vector<uint64_t>* elements) {
-  if (data.size() < 16 + 32 || data.substr(0, 8) != std::string_view(kElementsMagic, 8)) return false;
-  auto get = [&](size_t at) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(data[at + i])) << (8 * i);
-    return v;
-  };
-  const uint64_t count = get(8);
-  if (count > (data.size() - 48) / 8 || data.size() != 48 + 8 * count) return false;
+std::string Checked(std::string framed) {
+  merkle::RowHasher hasher;
+  const merkle::RowDigest digest = hasher.Digest(framed);
+  framed.append(reinterpret_cast<const char*>(digest.data()), digest.size());
+  return framed;
+}
+
+// The records of a Framed and Checked blob; nullopt when it is not one.
+std::optional<std::string_view> Records(std::string_view data, const char (&magic)[8], size_t width,
+                                        uint64_t* count) {
+  if (data.size() < 16 + 32 || data.substr(0, 8) != std::string_view(magic, 8)) return std::nullopt;
+  *count = GetLe(data.data() + 8, 8);
+  if (*count > (data.size() - 48) / width || data.size() != 48 + width * *count) return std::nullopt;
   merkle::RowHasher hasher;
   const merkle::RowDigest digest = hasher.Digest(data.substr(0, data.size() - 32));
   if (data.substr(data.size() - 32) != std::string_view(reinterpret_cast<const char*>(digest.data()), 32)) {
-    return false;
+    return std::nullopt;
   }
+  return data.substr(16, width * *count);
+}
+
+std::string SerializeElements(const std::vector<uint64_t>& elements) {
+  std::string out = Framed(kElementsMagic, elements.size(), 8);
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(out.data() + 16, elements.data(), 8 * elements.size());
+  } else {
+    for (size_t i = 0; i < elements.size(); ++i) PutLe(out.data() + 16 + 8 * i, elements[i], 8);
+  }
+  return Checked(std::move(out));
+}
+
+bool DeserializeElements(std::string_view data, std::vector<uint64_t>* elements) {
+  uint64_t count = 0;
+  std::optional<std::string_view> records = Records(data, kElementsMagic, 8, &count);
+  if (!records) return false;
   elements->resize(count);
   if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(elements->data(), data.data() + 16, 8 * count);
+    std::memcpy(elements->data(), records->data(), 8 * count);
   } else {
-    for (uint64_t i = 0; i < count; ++i) (*elements)[i] = get(16 + 8 * i);
+    for (uint64_t i = 0; i < count; ++i) (*elements)[i] = GetLe(records->data() + 8 * i, 8);
+  }
+  return true;
+}
+
+std::string SerializeSymbols(const std::vector<merkle::CodedSymbol>& symbols) {
+  std::string out = Framed(kSymbolsMagic, symbols.size(), kSymbolBytes);
+  for (size_t i = 0; i < symbols.size(); ++i) {
+    PutLe(out.data() + 16 + kSymbolBytes * i, symbols[i].sum, 8);
+    PutLe(out.data() + 16 + kSymbolBytes * i + 8, symbols[i].check, 4);
+  }
+  return Checked(std::move(out));
+}
+
+bool DeserializeSymbols(std::string_view data, std::vector<merkle::CodedSymbol>* symbols) {
+  uint64_t count = 0;
+  std::optional<std::string_view> records = Records(data, kSymbolsMagic, kSymbolBytes, &count);
+  if (!records) return false;
+  symbols->resize(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    (*symbols)[i].sum = GetLe(records->data() + kSymbolBytes * i, 8);
+    (*symbols)[i].check = static_cast<uint32_t>(GetLe(records->data() + kSymbolBytes * i + 8, 4));
   }
   return true;
 }
@@ -81,15 +126,19 @@ class SqliteTreeCache final : public TreeCache {
     if (writer_.joinable()) writer_.join();
   }
 
-  std::optional<merkle::Tree> Lookup(const std::string& key, std::vector<uint64_t>* elements) override {
+  std::optional<merkle::Tree> Lookup(const std::string& key, TableElements* elements) override {
     WaitForWrites();
     std::lock_guard<std::mutex> lock(db_mu_);
     std::optional<merkle::Tree> found;
     {
-      Statement get(db_->db(), elements != nullptr ? "SELECT tree, elements FROM trees WHERE key = ?"
+      Statement get(db_->db(), elements != nullptr ? "SELECT tree, elements, symbols FROM trees WHERE key = ?"
                                                    : "SELECT tree FROM trees WHERE key = ?");
       if (!get.ok() || get.Bind(1, key).Step() != SQLITE_ROW) return found;
-      if (elements != nullptr && !DeserializeElements(get.Text(1), elements)) return found;
+      if (elements != nullptr) {
+        if (!DeserializeElements(get.Text(1), &elements->elements)) return found;
+        // Damaged or absent symbols are made again; the elements stand.
+        if (!DeserializeSymbols(get.Text(2), &elements->symbols)) elements->symbols.clear();
+      }
       // A damaged entry is a miss, never a wrong tree (the tree file checks itself).
       Result<merkle::Tree> tree = merkle::Tree::Deserialize(get.Text(0), "tree cache");
       if (tree.ok()) found = std::move(tree).value();
@@ -102,20 +151,28 @@ class SqliteTreeCache final : public TreeCache {
     return found;
   }
 
-  void Store(const std::string& key, const merkle::Tree& tree, const std::vector<uint64_t>* elements) override {
-    Write write{key, tree, elements != nullptr ? std::optional(*elements) : std::nullopt};
-    std::lock_guard<std::mutex> lock(queue_mu_);
-    queue_.push_back(std::move(write));
-    if (!writer_.joinable()) writer_ = std::thread([this] { WriteQueued(); });
-    queue_changed_.notify_all();
+  void Store(const std::string& key, const merkle::Tree& tree, const TableElements* elements) override {
+    Queue({key, tree, elements != nullptr ? std::optional(*elements) : std::nullopt, {}});
+  }
+
+  void StoreSymbols(const std::string& key, const std::vector<merkle::CodedSymbol>& symbols) override {
+    Queue({key, std::nullopt, std::nullopt, symbols});
   }
 
  private:
   struct Write {
     std::string key;
-    merkle::Tree tree;
-    std::optional<std::vector<uint64_t>> elements;
+    std::optional<merkle::Tree> tree;  // none: only symbols, for the elements stored under key
+    std::optional<TableElements> elements;
+    std::vector<merkle::CodedSymbol> symbols;
   };
+
+  void Queue(Write write) {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    queue_.push_back(std::move(write));
+    if (!writer_.joinable()) writer_ = std::thread([this] { WriteQueued(); });
+    queue_changed_.notify_all();
+  }
 
   void WaitForWrites() {
     std::unique_lock<std::mutex> lock(queue_mu_);
@@ -139,18 +196,34 @@ class SqliteTreeCache final : public TreeCache {
   }
 
   void Put(const Write& write) {
-    const std::string tree = write.tree.Serialize();
-    const std::string elements = write.elements ? SerializeElements(*write.elements) : std::string();
+    if (!write.tree) {
+      const std::string symbols = SerializeSymbols(write.symbols);
+      std::lock_guard<std::mutex> lock(db_mu_);
+      Statement put(db_->db(), "UPDATE trees SET symbols = ? WHERE key = ? AND elements IS NOT NULL");
+      if (put.ok()) put.BindBlob(1, symbols).Bind(2, write.key).Step();
+      return;
+    }
+    const std::string tree = write.tree->Serialize();
+    std::string elements, symbols;
+    if (write.elements) {
+      elements = SerializeElements(write.elements->elements);
+      if (!write.elements->symbols.empty()) symbols = SerializeSymbols(write.elements->symbols);
+    }
     std::lock_guard<std::mutex> lock(db_mu_);
     Statement put(db_->db(),
-                  "INSERT OR REPLACE INTO trees(key, tree, used, elements) VALUES "
-                  "(?, ?, (SELECT COALESCE(MAX(used), 0) + 1 FROM trees), ?)");
+                  "INSERT OR REPLACE INTO trees(key, tree, used, elements, symbols) VALUES "
+                  "(?, ?, (SELECT COALESCE(MAX(used), 0) + 1 FROM trees), ?, ?)");
     if (!put.ok()) return;
     put.Bind(1, write.key).BindBlob(2, tree);
-    if (write.elements) {
+    if (!elements.empty()) {
       put.BindBlob(3, elements);
     } else {
       put.BindNull(3);
+    }
+    if (!symbols.empty()) {
+      put.BindBlob(4, symbols);
+    } else {
+      put.BindNull(4);
     }
     put.Step();
     // The least recently used beyond kKeepTrees go (found through the index).
@@ -170,9 +243,10 @@ class SqliteTreeCache final : public TreeCache {
 
 }  // namespace
 
-std::optional<std::vector<uint64_t>> ChangedElements(TableKind kind, const std::vector<uint64_t>& elements,
-                                                     const std::vector<merkle::KeyedDigest>& removed,
-                                                     const std::vector<merkle::KeyedDigest>& added) {
+std::optional<TableElements> ChangedElements(TableKind kind, const TableElements& before,
+                                             const std::vector<merkle::KeyedDigest>& removed,
+                                             const std::vector<merkle::KeyedDigest>& added) {
+  const std::vector<uint64_t>& elements = before.elements;
   // Elements that go (a multiset: each as often as listed) and that come.
   std::unordered_map<uint64_t, uint64_t> going;
   std::vector<uint64_t> coming;
@@ -216,20 +290,24 @@ std::optional<std::vector<uint64_t>> ChangedElements(TableKind kind, const std::
       for (int64_t k = had; k < has; ++k) coming.push_back(merkle::RelSketchElement(c.key_hash, print, k));
     }
   }
-  std::vector<uint64_t> out;
-  out.reserve(elements.size() + coming.size());
+  std::vector<uint64_t> toggled = coming;  // what the symbols gain or lose
+  for (const auto& [e, times] : going) toggled.insert(toggled.end(), times, e);
+  TableElements out;
+  out.elements.reserve(elements.size() + coming.size());
   for (uint64_t e : elements) {
     auto it = going.find(e);
     if (it != going.end() && it->second > 0) {
       --it->second;
       continue;
     }
-    out.push_back(e);
+    out.elements.push_back(e);
   }
   for (const auto& [e, left] : going) {
     if (left != 0) return std::nullopt;
   }
-  out.insert(out.end(), coming.begin(), coming.end());
+  out.elements.insert(out.elements.end(), coming.begin(), coming.end());
+  out.symbols = before.symbols;
+  merkle::ToggleInSymbols(toggled, &out.symbols);
   return out;
 }
 
@@ -241,11 +319,14 @@ namespace {
 class SharedTreeCache final : public TreeCache {
  public:
   explicit SharedTreeCache(std::shared_ptr<SqliteTreeCache> cache) : cache_(std::move(cache)) {}
-  std::optional<merkle::Tree> Lookup(const std::string& key, std::vector<uint64_t>* elements) override {
+  std::optional<merkle::Tree> Lookup(const std::string& key, TableElements* elements) override {
     return cache_->Lookup(key, elements);
   }
-  void Store(const std::string& key, const merkle::Tree& tree, const std::vector<uint64_t>* elements) override {
+  void Store(const std::string& key, const merkle::Tree& tree, const TableElements* elements) override {
     cache_->Store(key, tree, elements);
+  }
+  void StoreSymbols(const std::string& key, const std::vector<merkle::CodedSymbol>& symbols) override {
+    cache_->StoreSymbols(key, symbols);
   }
 
  private:

@@ -193,8 +193,16 @@ uint64_t RelSketchElement(uint64_t key_hash, uint64_t print, uint64_t copy);
 // Coded symbols of one set, made incrementally.
 class SketchEncoder {
  public:
-  void Add(uint64_t element);
-  size_t elements() const { return entries_.size(); }
+  SketchEncoder() = default;
+  explicit SketchEncoder(std::vector<uint64_t> elements) : elements_(std::move(elements)) {}
+  // Before the first Extend.
+  void Add(uint64_t element) { elements_.push_back(element); }
+  size_t elements() const { return elements_.size(); }
+  // The set's symbols [0, known.size()), made before (kuzusync keeps a
+  // table's between sessions): Extend copies them rather than encode, as
+  // long as it is asked for no more. Encoding is O(elements), copying
+  // O(symbols).
+  void Know(std::vector<CodedSymbol> known) { known_ = std::move(known); }
   // Appends the symbols [symbols->size(), end) of the set.
   void Extend(uint64_t end, std::vector<CodedSymbol>* symbols);
 
@@ -206,14 +214,24 @@ class SketchEncoder {
     uint64_t next_index;  // the next symbol this element goes to
   };
   static Entry Start(uint64_t element);
-  std::vector<Entry> entries_;
+  void Encode(uint64_t end, std::vector<CodedSymbol>* symbols);
+  std::vector<uint64_t> elements_;
+  std::vector<Entry> entries_;  // made from elements_ when encoding starts
+  std::vector<CodedSymbol> known_;
+  bool encoded_ = false;  // entries_ exist and have been stepped
 };
+
+// XORs the symbols [0, symbols->size()) of `elements` into *symbols: a
+// set's symbols become those of the set with `elements` toggled (added
+// where absent, removed where present).
+void ToggleInSymbols(const std::vector<uint64_t>& elements, std::vector<CodedSymbol>* symbols);
 
 // Peels the difference between this side's set and the other side's out of
 // the other side's symbols, which arrive in order, in chunks.
 class SketchDecoder {
  public:
-  explicit SketchDecoder(const std::vector<uint64_t>& local_elements);
+  // known_local: this side's first symbols when known (SketchEncoder::Know).
+  explicit SketchDecoder(std::vector<uint64_t> local_elements, std::vector<CodedSymbol> known_local = {});
   // Encodes this side's symbols up to `end` ahead of the other side's
   // (Add does it otherwise): while the other side encodes its own.
   void Prepare(uint64_t end) { local_.Extend(end, &local_symbols_); }
@@ -232,6 +250,8 @@ class SketchDecoder {
   // empty before peeling; 0 when none was (the difference is larger than
   // the symbols received can tell).
   double EstimateDifference() const;
+  // This side's symbols [0, received()) (or more, when prepared ahead).
+  const std::vector<CodedSymbol>& local_symbols() const { return local_symbols_; }
 
  private:
   void Toggle(uint64_t index, uint64_t element);

@@ -60,11 +60,41 @@ SketchEncoder::Entry SketchEncoder::Start(uint64_t element) {
   return {element, Mix(element) | 1, 0};
 }
 
-void SketchEncoder::Add(uint64_t element) { entries_.push_back(Start(element)); }
-
 void SketchEncoder::Extend(uint64_t end, std::vector<CodedSymbol>* symbols) {
   if (end <= symbols->size()) return;
+  if (!encoded_) {
+    if (end <= known_.size()) {
+      symbols->insert(symbols->end(), known_.begin() + symbols->size(), known_.begin() + end);
+      return;
+    }
+    // Past what is known: every element starts from symbol 0, so the
+    // symbols handed out so far are made again, the same.
+    known_ = {};
+    encoded_ = true;
+    entries_.reserve(elements_.size());
+    for (uint64_t e : elements_) entries_.push_back(Start(e));
+    symbols->assign(end, CodedSymbol{});
+    Encode(end, symbols);
+    return;
+  }
   symbols->resize(end);
+  Encode(end, symbols);
+}
+
+void ToggleInSymbols(const std::vector<uint64_t>& elements, std::vector<CodedSymbol>* symbols) {
+  SketchEncoder encoder;
+  for (uint64_t e : elements) encoder.Add(e);
+  std::vector<CodedSymbol> theirs;
+  encoder.Extend(symbols->size(), &theirs);
+  for (size_t i = 0; i < theirs.size(); ++i) {
+    (*symbols)[i].sum ^= theirs[i].sum;
+    (*symbols)[i].check ^= theirs[i].check;
+  }
+}
+
+// Steps every element through the symbols below `end`, XORing it into
+// them; symbols->size() is end.
+void SketchEncoder::Encode(uint64_t end, std::vector<CodedSymbol>* symbols) {
   // One element's steps form a chain of dependent square roots, divisions
   // and roundings; stepping kLanes elements in turn overlaps their chains
   // (with NextIndex's branch-free conversion, 1.7x faster than one element
@@ -122,8 +152,9 @@ void SketchEncoder::Extend(uint64_t end, std::vector<CodedSymbol>* symbols) {
   }
 }
 
-SketchDecoder::SketchDecoder(const std::vector<uint64_t>& local_elements) {
-  for (uint64_t e : local_elements) local_.Add(e);
+SketchDecoder::SketchDecoder(std::vector<uint64_t> local_elements, std::vector<CodedSymbol> known_local)
+    : local_(std::move(local_elements)) {
+  local_.Know(std::move(known_local));
 }
 
 const std::vector<uint64_t>& SketchDecoder::only_local() const {
@@ -148,10 +179,8 @@ void SketchDecoder::Classify() const {
     maybe[e.element >> 50] |= uint64_t{1} << (e.element >> 44 & 63);
   }
   only_local_.clear();
-  for (const SketchEncoder::Entry& e : local_.entries_) {
-    if ((maybe[e.element >> 50] >> (e.element >> 44 & 63) & 1) != 0 && remote.erase(e.element) != 0) {
-      only_local_.push_back(e.element);
-    }
+  for (uint64_t e : local_.elements_) {
+    if ((maybe[e >> 50] >> (e >> 44 & 63) & 1) != 0 && remote.erase(e) != 0) only_local_.push_back(e);
   }
   only_remote_.clear();
   for (const SketchEncoder::Entry& e : found_) {

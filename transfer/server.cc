@@ -546,11 +546,12 @@ class Session {
   const ServeOptions& options_;
   std::string dir_;
   Access access_;
+  // Before replica_ and sketches_, which use it until they go.
+  std::unique_ptr<TreeCache> cache_;
+  bool cache_opened_ = false;
   std::unique_ptr<LocalReplica> replica_;
   std::unique_ptr<SketchPeer> sketches_;  // of replica_'s tables, for this session
   bool all_tables_ = false;               // replica_ hashed every table
-  std::unique_ptr<TreeCache> cache_;
-  bool cache_opened_ = false;
   std::unique_ptr<SyncState> state_;
   std::string client_;  // the client's replica id, when it syncs
 };

@@ -91,6 +91,54 @@ TEST(SketchTest, SymbolsAreTheXorOfEachElementsSymbols) {
   EXPECT_NE(expected[kEnd - 1], CodedSymbol{});  // the last symbols are reached too
 }
 
+// Symbols known from before are handed out as they are; asked for more, the
+// encoder makes all of them afresh, and they agree.
+TEST(SketchTest, KnownSymbolsAreUsedUntilMoreAreAskedFor) {
+  Sets s = MakeSets(20000, 0, 0, 11);
+  std::vector<CodedSymbol> truth;
+  SketchEncoder(s.a).Extend(500, &truth);
+
+  std::vector<CodedSymbol> known(truth.begin(), truth.begin() + 200);
+  known[150].sum ^= 1;  // marked, to tell a copy from an encoding
+  SketchEncoder encoder(s.a);
+  encoder.Know(known);
+  std::vector<CodedSymbol> got;
+  encoder.Extend(64, &got);
+  encoder.Extend(200, &got);
+  EXPECT_EQ(got, known);  // copied, not encoded
+  encoder.Extend(201, &got);
+  EXPECT_EQ(got, std::vector<CodedSymbol>(truth.begin(), truth.begin() + 201));  // encoded, all
+  encoder.Extend(500, &got);
+  EXPECT_EQ(got, truth);
+}
+
+// A decoder whose own symbols are known decodes as one that encodes them,
+// and hands its symbols on for the next time.
+TEST(SketchTest, DecoderStartsFromKnownLocalSymbols) {
+  Sets s = MakeSets(30000, 120, 80, 5);
+  std::vector<CodedSymbol> own;
+  SketchEncoder(s.b).Extend(1000, &own);
+  SketchDecoder decoder(s.b, own);
+  const uint64_t used = Reconcile(s, 32, &decoder);
+  ASSERT_TRUE(decoder.decoded());
+  EXPECT_LE(used, 1000u);
+  EXPECT_EQ(std::set<uint64_t>(decoder.only_remote().begin(), decoder.only_remote().end()), s.only_a);
+  EXPECT_EQ(std::set<uint64_t>(decoder.only_local().begin(), decoder.only_local().end()), s.only_b);
+  EXPECT_EQ(decoder.local_symbols(), std::vector<CodedSymbol>(own.begin(), own.begin() + used));
+}
+
+// Toggling elements in a set's symbols gives the symbols of the changed set.
+TEST(SketchTest, ToggleInSymbolsAddsAndRemoves) {
+  Sets s = MakeSets(5000, 30, 40, 9);  // a = common + only_a, b = common + only_b
+  std::vector<CodedSymbol> symbols, of_a;
+  SketchEncoder(s.b).Extend(300, &symbols);
+  SketchEncoder(s.a).Extend(300, &of_a);
+  std::vector<uint64_t> toggled(s.only_a.begin(), s.only_a.end());
+  toggled.insert(toggled.end(), s.only_b.begin(), s.only_b.end());
+  ToggleInSymbols(toggled, &symbols);
+  EXPECT_EQ(symbols, of_a);
+}
+
 TEST(SketchTest, IdenticalSetsNeedOneSymbol) {
   Sets s = MakeSets(10000, 0, 0, 7);
   SketchDecoder decoder(s.b);

@@ -14,7 +14,7 @@ namespace {
 
 class CountingCache final : public TreeCache {
  public:
-  std::optional<merkle::Tree> Lookup(const std::string& key, std::vector<uint64_t>* wanted) override {
+  std::optional<merkle::Tree> Lookup(const std::string& key, TableElements* wanted) override {
     auto it = trees.find(key);
     auto has = elements.find(key);
     if (it == trees.end() || (wanted != nullptr && has == elements.end())) {
@@ -25,13 +25,21 @@ class CountingCache final : public TreeCache {
     if (wanted != nullptr) *wanted = has->second;
     return it->second;
   }
-  void Store(const std::string& key, const merkle::Tree& tree, const std::vector<uint64_t>* kept) override {
+  void Store(const std::string& key, const merkle::Tree& tree, const TableElements* kept) override {
     trees[key] = tree;
-    if (kept != nullptr) elements[key] = *kept;
+    if (kept != nullptr) {
+      elements[key] = *kept;
+    } else {
+      elements.erase(key);
+    }
+  }
+  void StoreSymbols(const std::string& key, const std::vector<merkle::CodedSymbol>& symbols) override {
+    auto has = elements.find(key);
+    if (has != elements.end()) has->second.symbols = symbols;
   }
 
   std::map<std::string, merkle::Tree> trees;
-  std::map<std::string, std::vector<uint64_t>> elements;
+  std::map<std::string, TableElements> elements;
   int hits = 0;
   int misses = 0;
 };
@@ -132,6 +140,15 @@ TEST(TreeCacheTest, ApplyKeepsTheNewVersionsTreesAndElements) {
   CountingCache cache;
   auto target = LocalReplica::Open(env.get(), "/b", {}, 1, merkle::kNetworkLeafRows, nullptr, true);
   ASSERT_TRUE(target.ok()) << target.status().ToString();
+  // The symbols a reconciliation with the old version made.
+  constexpr uint64_t kKeptSymbols = 40;
+  for (const TableSchema& table : target.value()->schema().tables) {
+    merkle::SketchEncoder encoder(target.value()->FindElements(table.name)->elements);
+    std::vector<merkle::CodedSymbol> symbols;
+    encoder.Extend(kKeptSymbols, &symbols);
+    target.value()->rows()->KeepSymbols(table, symbols);
+    ASSERT_EQ(target.value()->rows()->KnownSymbols(table), symbols);
+  }
   ApplyOptions options;
   options.target = target.value().get();
   auto applied = ApplyBundle(env.get(), "/bundle.kzb", "/b", options);
@@ -153,11 +170,17 @@ TEST(TreeCacheTest, ApplyKeepsTheNewVersionsTreesAndElements) {
     for (int level = 0; level <= fresh->depth(); ++level) {
       EXPECT_EQ(from_cache->level(level), fresh->level(level)) << table.name << " level " << level;
     }
-    std::vector<uint64_t> a = *cached.value()->FindElements(table.name);
-    std::vector<uint64_t> b = *hashed.value()->FindElements(table.name);
+    std::vector<uint64_t> a = cached.value()->FindElements(table.name)->elements;
+    std::vector<uint64_t> b = hashed.value()->FindElements(table.name)->elements;
     std::sort(a.begin(), a.end());
     std::sort(b.begin(), b.end());
     EXPECT_EQ(a, b) << table.name;
+    // The symbols the old version had, changed with the rows: those of the
+    // new version's elements, as many.
+    merkle::SketchEncoder encoder(b);
+    std::vector<merkle::CodedSymbol> expected;
+    encoder.Extend(kKeptSymbols, &expected);
+    EXPECT_EQ(cached.value()->rows()->KnownSymbols(table), expected) << table.name;
   }
 }
 
@@ -180,17 +203,28 @@ TEST_F(SqliteTreeCacheTest, StoresBesideTheReplicaAndSurvivesReopening) {
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->RootHex(), tree.RootHex());
   EXPECT_FALSE(cache->Lookup("other").has_value());
-  std::vector<uint64_t> elements;
+  TableElements elements;
   EXPECT_FALSE(cache->Lookup("k", &elements).has_value());  // stored without elements
 
-  const std::vector<uint64_t> kept = {7, 0, ~uint64_t{0}, 42};
+  const TableElements kept = {{7, 0, ~uint64_t{0}, 42}, {}};
   cache->Store("k", tree, &kept);
   ASSERT_TRUE(cache->Lookup("k", &elements).has_value());  // the same cache waits for its writes
-  EXPECT_EQ(elements, kept);
+  EXPECT_EQ(elements.elements, kept.elements);
+  EXPECT_TRUE(elements.symbols.empty());
+  const std::vector<merkle::CodedSymbol> symbols = {{1, 2}, {~uint64_t{0}, 0xffffffff}, {0, 0}};
+  cache->StoreSymbols("k", symbols);
+  cache->StoreSymbols("other", symbols);  // no elements there: nothing
   cache.reset();  // and finishes them before it goes
-  elements.clear();
-  ASSERT_TRUE(OpenReplicaTreeCache(replica_)->Lookup("k", &elements).has_value());
-  EXPECT_EQ(elements, kept);
+  elements = {};
+  cache = OpenReplicaTreeCache(replica_);
+  ASSERT_TRUE(cache->Lookup("k", &elements).has_value());
+  EXPECT_EQ(elements.elements, kept.elements);
+  EXPECT_EQ(elements.symbols, symbols);
+  EXPECT_FALSE(cache->Lookup("other").has_value());
+  // A new store replaces the symbols with its own (none).
+  cache->Store("k", tree, &kept);
+  ASSERT_TRUE(cache->Lookup("k", &elements).has_value());
+  EXPECT_TRUE(elements.symbols.empty());
 }
 
 TEST_F(SqliteTreeCacheTest, DamagedEntriesAndNewerSchemasAreNotUsed) {
@@ -200,10 +234,16 @@ TEST_F(SqliteTreeCacheTest, DamagedEntriesAndNewerSchemasAreNotUsed) {
   OpenReplicaTreeCache(replica_)->Store("k", tree);
   Sql("UPDATE trees SET tree = X'00112233' WHERE key = 'k'");
   EXPECT_FALSE(OpenReplicaTreeCache(replica_)->Lookup("k").has_value());
-  const std::vector<uint64_t> kept = {1, 2, 3};
+  const TableElements kept = {{1, 2, 3}, {{4, 5}, {6, 7}}};
   OpenReplicaTreeCache(replica_)->Store("e", tree, &kept);
-  std::vector<uint64_t> elements;
+  TableElements elements;
   ASSERT_TRUE(OpenReplicaTreeCache(replica_)->Lookup("e", &elements).has_value());
+  EXPECT_EQ(elements.symbols, kept.symbols);
+  // One flipped byte among the symbols: they are made again, the elements stand.
+  Sql("UPDATE trees SET symbols = substr(symbols, 1, 20) || X'ff' || substr(symbols, 22) WHERE key = 'e'");
+  ASSERT_TRUE(OpenReplicaTreeCache(replica_)->Lookup("e", &elements).has_value());
+  EXPECT_EQ(elements.elements, kept.elements);
+  EXPECT_TRUE(elements.symbols.empty());
   // One flipped byte among the elements: a miss, not other elements.
   Sql("UPDATE trees SET elements = substr(elements, 1, 20) || X'ff' || substr(elements, 22) WHERE key = 'e'");
   EXPECT_FALSE(OpenReplicaTreeCache(replica_)->Lookup("e", &elements).has_value());
