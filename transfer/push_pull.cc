@@ -3,6 +3,7 @@
 // atomically on arrival.
 
 #include <chrono>
+#include <thread>
 
 #include "transfer/temp_files.h"
 #include "transfer/transfer.h"
@@ -35,15 +36,20 @@ Result<TransferReport> Transfer(Env* env, const std::string& from, const std::st
   ConnectOptions connect = options.connect;
   connect.threads = options.threads;
   connect.want_elements = true;  // see Method
-  progress("hashing " + from);
-  KS_ASSIGN_OR_RETURN(auto source, OpenReplica(env, from, connect, Access::kRead, {}));
-  uint64_t source_rows = 0;
-  for (const Replica::Table& t : source->tables()) source_rows += t.root.count;
-  progress("hashed " + std::to_string(source_rows) + " rows of " + from + "; hashing " + to);
   // The destination is always reached through the protocol (in-process for
   // a local path), so its write lock and atomic apply are the same code.
+  // It hashes its side while this one hashes the source.
   const Access access = options.dry_run ? Access::kRead : Access::kWrite;
-  KS_ASSIGN_OR_RETURN(auto destination, RemoteReplica::Connect(env, to_spec, connect, access, {}));
+  progress("hashing " + from + " and " + to);
+  Result<std::unique_ptr<RemoteReplica>> connected = Status::IoError("not connected");
+  std::thread connecting([&] { connected = RemoteReplica::Connect(env, to_spec, connect, access, {}); });
+  Result<std::unique_ptr<Replica>> opened = OpenReplica(env, from, connect, Access::kRead, {});
+  connecting.join();
+  KS_ASSIGN_OR_RETURN(auto source, std::move(opened));
+  KS_ASSIGN_OR_RETURN(auto destination, std::move(connected));
+  uint64_t source_rows = 0;
+  for (const Replica::Table& t : source->tables()) source_rows += t.root.count;
+  progress("hashed " + std::to_string(source_rows) + " rows of " + from);
   auto* remote_source = dynamic_cast<RemoteReplica*>(source.get());
 
   Method method = Method::kDescent;
