@@ -91,10 +91,12 @@ Statement& Statement::BindNull(int index) {
   return *this;
 }
 
-std::string Statement::Text(int column) const {
+std::string Statement::Text(int column) const { return std::string(Blob(column)); }
+
+std::string_view Statement::Blob(int column) const {
   const void* data = sqlite3_column_blob(stmt_, column);
   int n = sqlite3_column_bytes(stmt_, column);
-  return data == nullptr ? std::string() : std::string(static_cast<const char*>(data), n);
+  return data == nullptr ? std::string_view() : std::string_view(static_cast<const char*>(data), n);
 }
 
 Status StateDb::Exec(const std::string& sql) {

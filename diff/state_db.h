@@ -33,6 +33,8 @@ class Statement {
   // SQLITE_ROW, SQLITE_DONE, or an error code.
   int Step() { return stmt_ == nullptr ? SQLITE_ERROR : sqlite3_step(stmt_); }
   std::string Text(int column) const;
+  // The value in place: valid until the statement steps again or goes.
+  std::string_view Blob(int column) const;
   int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
   bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
 

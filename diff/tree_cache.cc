@@ -135,12 +135,12 @@ class SqliteTreeCache final : public TreeCache {
                                                    : "SELECT tree FROM trees WHERE key = ?");
       if (!get.ok() || get.Bind(1, key).Step() != SQLITE_ROW) return found;
       if (elements != nullptr) {
-        if (!DeserializeElements(get.Text(1), &elements->elements)) return found;
+        if (!DeserializeElements(get.Blob(1), &elements->elements)) return found;
         // Damaged or absent symbols are made again; the elements stand.
-        if (!DeserializeSymbols(get.Text(2), &elements->symbols)) elements->symbols.clear();
+        if (!DeserializeSymbols(get.Blob(2), &elements->symbols)) elements->symbols.clear();
       }
       // A damaged entry is a miss, never a wrong tree (the tree file checks itself).
-      Result<merkle::Tree> tree = merkle::Tree::Deserialize(get.Text(0), "tree cache");
+      Result<merkle::Tree> tree = merkle::Tree::Deserialize(get.Blob(0), "tree cache");
       if (tree.ok()) found = std::move(tree).value();
     }
     if (found) {
