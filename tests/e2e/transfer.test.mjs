@@ -385,6 +385,12 @@ test('3. TLS daemon: push, pull, --delete, --dry-run, diff; tokens; certificate 
       written = fresh();
     }
     assert.equal(written.size, tables, `one new entry with elements per table: ${JSON.stringify([...written])}`);
+    // The tables the push reconciled keep the coded symbols it made, changed
+    // with the rows it moved, for the next reconciliation.
+    const symbols = spawnSync('sqlite3', [db, 'SELECT key FROM trees WHERE symbols IS NOT NULL'], { encoding: 'utf8' });
+    assert.equal(symbols.status, 0, symbols.stderr);
+    const withSymbols = symbols.stdout.split('\n').filter(key => written.has(key));
+    assert.ok(withSymbols.length >= 1, `new entries with symbols: ${withSymbols.length} of ${written.size}`);
     await sleep(2100);  // files changed in the last 2 s are never looked up
     const j = transfer('push', a, url, ['--delete', ...as('rw')]).json;
     assert.equal(j.changed, true);
