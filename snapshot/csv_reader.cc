@@ -9,6 +9,30 @@
 #include <cstring>
 
 namespace kuzusync {
+namespace {
+
+// Occurrences of `c` in [p, end), eight bytes at a time: std::count is a
+// byte loop here (GCC -O2), and counting the fields a scan does not keep
+// was the largest part of reading a row that way (perf).
+size_t CountByte(const char* p, const char* end, char c) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7fULL;
+  const uint64_t pattern = kOnes * static_cast<uint8_t>(c);
+  size_t n = 0;
+  for (; end - p >= 8; p += 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    const uint64_t x = word ^ pattern;  // zero bytes where c is
+    // The high bit of each byte of x that is zero, exactly (no carry
+    // crosses bytes), then their sum gathered in the top byte.
+    const uint64_t zero = ~(((x & kLow7) + kLow7) | x | kLow7);
+    n += ((zero >> 7) * kOnes) >> 56;
+  }
+  for (; p < end; ++p) n += *p == c;
+  return n;
+}
+
+}  // namespace
 
 CsvReader::CsvReader(SequentialFile* file, CsvOptions options, std::string filename,
                      size_t buffer_size)
@@ -119,7 +143,7 @@ CsvReader::Parse CsvReader::ParseRow(size_t begin, size_t keep, size_t* next, St
   while (true) {
     if (spans_.size() == keep) {
       // The rest of the line is fields too, one more than its delimiters.
-      field_count_ = keep + 1 + std::count(field, data_end, options_.delimiter);
+      field_count_ = keep + 1 + CountByte(field, data_end, options_.delimiter);
       break;
     }
     const char* delim =

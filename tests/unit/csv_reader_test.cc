@@ -281,6 +281,32 @@ TEST(CsvReaderLeading, ErrorsInSkippedFieldsAreReported) {
   EXPECT_NE(junk.status().message().find("after a closing quote"), std::string::npos);
 }
 
+// Fields past the kept ones are counted several bytes at a time: bytes
+// that differ from the delimiter by the high bit alone must not count.
+TEST(CsvReaderLeading, CountsFieldsOfLongUnquotedLines) {
+  const std::string alphabet = std::string("a,|\xac\xfc\x00\x7f\x2d", 8);
+  std::string text;
+  uint32_t seed = 7;
+  for (int row = 0; row < 200; ++row) {
+    text += std::to_string(row) + ",";
+    for (int i = 0; i < row % 53; ++i) {
+      seed = seed * 1103515245 + 12345;
+      text += alphabet[(seed >> 16) % alphabet.size()];
+    }
+    text += row % 5 == 0 ? "\r\n" : "\n";
+  }
+  for (CsvOptions options : {CsvOptions{}, CsvOptions{'|', '"', '"', false}}) {
+    auto full = ParseAll(text, options);
+    auto leading = ReadLeading(text, 1, options);
+    ASSERT_TRUE(full.ok() && leading.ok());
+    ASSERT_EQ(full->size(), leading->size());
+    for (size_t i = 0; i < full->size(); ++i) {
+      EXPECT_EQ(leading.value()[i].field_count, full.value()[i].fields.size()) << "row " << i;
+      EXPECT_EQ(leading.value()[i].whole, full.value()[i].fields) << "row " << i;
+    }
+  }
+}
+
 // Whatever is kept, a row reads as Next reads it, at every buffer size (rows
 // straddle refills at every offset) and in every dialect.
 TEST(CsvReaderLeading, AgreesWithNextEverywhere) {
