@@ -121,18 +121,27 @@ class FileRewriter {
     return Status::Ok();
   }
 
-  // Copies B's rows, dropping those `drop` says to.
-  Status CopyRows(const std::function<bool(const RowView&)>& drop) {
-    return ScanDataFile(env_, b_, file_, table_.FieldCount(), [&](const RowView& row) {
-      if (drop(row)) {
-        removed_.push_back(Keyed(row));
-        return Status::Ok();
+  // Copies B's rows, dropping those `drop(DataFileReader&)` says to. It
+  // sees the first `leading` fields of each row parsed, and asks the reader
+  // for the whole row only when the key is not enough: most rows are kept
+  // on their key alone, and copied without being parsed further.
+  template <typename Drop>
+  Status CopyRows(size_t leading, Drop&& drop) {
+    DataFileReader rows;
+    KS_RETURN_IF_ERROR(rows.Open(env_, b_, file_, table_.FieldCount(), leading));
+    while (true) {
+      bool has_row = false;
+      KS_RETURN_IF_ERROR(rows.Next(&has_row));
+      if (!has_row) return Status::Ok();
+      if (drop(rows)) {
+        removed_.push_back(Keyed(rows.Whole()));
+        continue;
       }
-      has_newlines_ = has_newlines_ || row.multiline;
-      buffer_.append(row.raw);
-      if (row.raw.empty() || row.raw.back() != '\n') buffer_ += '\n';  // B's last line had no line break
-      return MaybeFlush();
-    });
+      has_newlines_ = has_newlines_ || rows.multiline();
+      buffer_.append(rows.raw());
+      if (rows.raw().empty() || rows.raw().back() != '\n') buffer_ += '\n';  // B's last line had no line break
+      KS_RETURN_IF_ERROR(MaybeFlush());
+    }
   }
 
   Status Add(const std::vector<OwnedRow>& rows) {
@@ -330,12 +339,13 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
         KS_RETURN_IF_ERROR(rewriter.Open());
         if (files[i] != &created) {
           RowEncoder encoder(table, *files[i]);
-          KS_RETURN_IF_ERROR(rewriter.CopyRows([&](const RowView& row) {
-            if (drop.count((*row.fields)[table.primary_key]) != 0) return true;
+          const size_t key = table.primary_key;
+          KS_RETURN_IF_ERROR(rewriter.CopyRows(key + 1, [&](DataFileReader& row) {
+            if (drop.count(row.field(key)) != 0) return true;
             if (drops.empty()) return false;
-            const uint64_t key_hash = merkle::KeyHash(encoder.Key(row));
+            const uint64_t key_hash = merkle::KeyHash(row.field(key));
             if (drop_keys.count(key_hash & merkle::kNodeSketchKeyBits) == 0) return false;
-            encoder.Encode(row, &encoded);
+            encoder.Encode(row.Whole(), &encoded);
             return drops.count(elements.Next(key_hash, hasher.Digest(encoded))) != 0;
           }));
         }
@@ -396,25 +406,27 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
         FileRewriter rewriter(env, b, table, *pair_files[i], staging);
         KS_RETURN_IF_ERROR(rewriter.Open());
         if (pair_files[i] != &pair_file) {
-          KS_RETURN_IF_ERROR(rewriter.CopyRows([&](const RowView& row) {
+          // Rel rows are placed by their FROM key; as Cypher, the TO key
+          // decides too.
+          KS_RETURN_IF_ERROR(rewriter.CopyRows(as_cypher ? 2 : 1, [&](DataFileReader& row) {
             if (as_cypher) {
               // What the statements do: a pair they touch is replaced whole,
               // and DETACH DELETE takes a node's rels with it.
-              const std::string from((*row.fields)[0]), to((*row.fields)[1]);
+              const std::string from(row.field(0)), to(row.field(1));
               return replaced_pairs.count({from, to}) != 0 || gone_from->count(from) != 0 ||
                      gone_to->count(to) != 0;
             }
             bool hashed = false;
             if (!drops.empty()) {
-              const uint64_t key_hash = merkle::KeyHash(encoder.Key(row));
+              const uint64_t key_hash = merkle::KeyHash(row.field(0));
               if (drop_keys.count(key_hash & merkle::kRelSketchKeyBits) != 0) {
-                digest_of(row);
+                digest_of(row.Whole());
                 hashed = true;
                 if (drops.count(elements.Next(key_hash, digest)) != 0) return true;
               }
             }
             if (drop.empty()) return false;
-            if (!hashed) digest_of(row);
+            if (!hashed) digest_of(row.Whole());
             auto it = drop.find(std::string(digest.begin(), digest.end()));
             if (it == drop.end()) return false;
             if (--it->second == 0) drop.erase(it);

@@ -33,23 +33,29 @@ void AppendEscaped(std::string* out, std::string_view s) {
   }
 }
 
-// Streams every row of `table` with its key and key hash. Callers encode a
-// row only when they want it: most rows of a rescan are not wanted.
+// Streams every row of `table` with its key and key hash, as a reader on
+// the row: fn(encoder, DataFileReader& row, key, key_hash, path). Callers
+// parse and encode a row (row.Whole()) only when they want it: most rows of
+// a rescan are not wanted, and parsing them whole was most of its cost.
 template <typename Fn>
 Status ForEachKeyedRow(Env* env, const ExportDir& export_dir, const TableSchema& table, Fn&& fn) {
+  const size_t key_field = table.kind == TableKind::kNode ? table.primary_key : 0;
   for (const DataFile* file : export_dir.FilesOf(table.name)) {
     RowEncoder encoder(table, *file);
-    const std::string path = export_dir.PathOf(*file);
-    KS_RETURN_IF_ERROR(ScanDataFile(env, export_dir, *file, table.FieldCount(),
-                                    [&](const RowView& row) -> Status {
-      if (encoder.KeyIsNull(row)) {
+    DataFileReader row;
+    KS_RETURN_IF_ERROR(row.Open(env, export_dir, *file, table.FieldCount(), key_field + 1));
+    while (true) {
+      bool has_row = false;
+      KS_RETURN_IF_ERROR(row.Next(&has_row));
+      if (!has_row) break;
+      if (row.is_null(key_field)) {
         return Status::Corrupt(table.kind == TableKind::kNode ? "primary key is NULL"
                                                               : "source node key is NULL",
-                               path, row.line);
+                               row.path(), row.line());
       }
-      std::string_view key = encoder.Key(row);
-      return fn(encoder, row, key, merkle::KeyHash(key), path);
-    }));
+      const std::string_view key = row.field(key_field);
+      KS_RETURN_IF_ERROR(fn(encoder, row, key, merkle::KeyHash(key), row.path()));
+    }
   }
   return Status::Ok();
 }
@@ -60,17 +66,17 @@ Status FindDuplicateKey(Env* env, const ExportDir& export_dir, const TableSchema
                         const std::unordered_set<uint64_t>& suspects) {
   std::unordered_map<std::string, std::string> first_seen;  // key -> "file:line"
   return ForEachKeyedRow(env, export_dir, table,
-                         [&](const RowEncoder&, const RowView& row, std::string_view key,
+                         [&](const RowEncoder&, DataFileReader& row, std::string_view key,
                              uint64_t key_hash, const std::string& path) {
     if (suspects.count(DuplicateKeyFinder::Print48(key_hash)) == 0) return Status::Ok();
-    std::string where = path + ":" + std::to_string(row.line);
+    std::string where = path + ":" + std::to_string(row.line());
     auto [it, inserted] = first_seen.emplace(std::string(key), where);
     if (!inserted) {
       std::string shown;
       AppendEscaped(&shown, key);
       return Status::Corrupt("duplicate primary key '" + shown + "' in node table " + table.name +
                                  " (first at " + it->second + ")",
-                             path, row.line);
+                             path, row.line());
     }
     return Status::Ok();
   });
@@ -428,10 +434,10 @@ Status ExportRowSource::CollectPrints(const TableSchema& table, int level,
   std::map<uint64_t, uint64_t> rel_counts;
   std::string encoded;
   KS_RETURN_IF_ERROR(ForEachKeyedRow(env_, *export_, table,
-                                     [&](const RowEncoder& encoder, const RowView& row,
+                                     [&](const RowEncoder& encoder, DataFileReader& row,
                                          std::string_view, uint64_t key_hash, const std::string&) {
     if (!wanted[merkle::NodeIndex(key_hash, level)]) return Status::Ok();
-    encoder.Encode(row, &encoded);
+    encoder.Encode(row.Whole(), &encoded);
     uint64_t print = merkle::RowPrint(hasher.Digest(encoded));
     if (table.kind == TableKind::kNode) {
       out->push_back({print, 1});
@@ -473,8 +479,9 @@ Status ForEachElement(Env* env, const ExportDir& export_dir, const TableSchema& 
   RowElements elements(table.kind);
   std::string encoded;
   return ForEachKeyedRow(env, export_dir, table,
-                         [&](const RowEncoder& encoder, const RowView& row, std::string_view key,
+                         [&](const RowEncoder& encoder, DataFileReader& reader, std::string_view key,
                              uint64_t key_hash, const std::string&) {
+    const RowView row = reader.Whole();
     encoder.Encode(row, &encoded);
     const merkle::RowDigest digest = hasher.Digest(encoded);
     return fn(encoder, row, key, digest, elements.Next(key_hash, digest));
@@ -551,12 +558,13 @@ Status ExportRowSource::CollectRowsByElement(const TableSchema& table,
   RowElements numbering(table.kind);
   std::string encoded;
   return ForEachKeyedRow(env_, *export_, table,
-                         [&](const RowEncoder& encoder, const RowView& row, std::string_view key,
+                         [&](const RowEncoder& encoder, DataFileReader& reader, std::string_view key,
                              uint64_t key_hash, const std::string&) {
     if ((maybe[top(key_hash) >> 6] >> (top(key_hash) & 63) & 1) == 0 ||
         wanted_keys.count(key_hash & key_bits) == 0) {
-      return Status::Ok();  // not hashed at all
+      return Status::Ok();  // not parsed past its key, nor hashed
     }
+    const RowView row = reader.Whole();
     encoder.Encode(row, &encoded);
     const merkle::RowDigest digest = hasher.Digest(encoded);
     if (wanted.count(numbering.Next(key_hash, digest)) != 0) {
@@ -576,9 +584,10 @@ Status ExportRowSource::CollectRows(const TableSchema& table, int level,
   merkle::RowHasher hasher;
   std::string encoded;
   return ForEachKeyedRow(env_, *export_, table,
-                         [&](const RowEncoder& encoder, const RowView& row, std::string_view key,
+                         [&](const RowEncoder& encoder, DataFileReader& reader, std::string_view key,
                              uint64_t key_hash, const std::string&) {
     if (!wanted[merkle::NodeIndex(key_hash, level)]) return Status::Ok();
+    const RowView row = reader.Whole();
     encoder.Encode(row, &encoded);
     merkle::RowDigest digest = hasher.Digest(encoded);
     if (only_prints != nullptr && prints.count(merkle::RowPrint(digest)) == 0) return Status::Ok();

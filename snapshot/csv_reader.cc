@@ -5,9 +5,34 @@
 #include "snapshot/csv_reader.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 
 namespace kuzusync {
+namespace {
+
+// Occurrences of `c` in [p, end), eight bytes at a time: std::count is a
+// byte loop here (GCC -O2), and counting the fields a scan does not keep
+// was the largest part of reading a row that way (perf).
+size_t CountByte(const char* p, const char* end, char c) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7fULL;
+  const uint64_t pattern = kOnes * static_cast<uint8_t>(c);
+  size_t n = 0;
+  for (; end - p >= 8; p += 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    const uint64_t x = word ^ pattern;  // zero bytes where c is
+    // The high bit of each byte of x that is zero, exactly (no carry
+    // crosses bytes), then their sum gathered in the top byte.
+    const uint64_t zero = ~(((x & kLow7) + kLow7) | x | kLow7);
+    n += ((zero >> 7) * kOnes) >> 56;
+  }
+  for (; p < end; ++p) n += *p == c;
+  return n;
+}
+
+}  // namespace
 
 CsvReader::CsvReader(SequentialFile* file, CsvOptions options, std::string filename,
                      size_t buffer_size)
@@ -29,7 +54,7 @@ Status CsvReader::Fill() {
   return Status::Ok();
 }
 
-Status CsvReader::Next(bool* has_row) {
+Status CsvReader::NextLeading(size_t keep, bool* has_row) {
   while (true) {
     if (begin_ == end_) {
       if (eof_) {
@@ -41,21 +66,15 @@ Status CsvReader::Next(bool* has_row) {
     }
     size_t next = 0;
     Status error;
-    Parse result = ParseRow(&next, &error);
+    Parse result = ParseRow(begin_, keep, &next, &error);
     if (result == Parse::kError) return error;
     if (result == Parse::kNeedMore) {
       KS_RETURN_IF_ERROR(Fill());
       continue;
     }
-    // Materialise views only now: unescaped_ may have grown during parsing.
-    fields_.clear();
-    nulls_.clear();
-    for (const FieldSpan& span : spans_) {
-      const char* base = span.unescaped ? unescaped_.data() : buffer_.data();
-      fields_.emplace_back(base + span.begin, span.size);
-      nulls_.push_back(span.size == 0 && !span.quoted);
-    }
+    KeepFields();
     row_line_ = line_;
+    row_begin_ = begin_;
     raw_ = std::string_view(buffer_.data() + begin_, next - begin_);
     multiline_ = false;
     if (quoted_row_) {
@@ -77,10 +96,33 @@ Status CsvReader::Next(bool* has_row) {
   }
 }
 
+void CsvReader::ParseWhole() {
+  if (fields_.size() == field_count_) return;
+  // The bytes and eof_ are as they were when the row was read, so parsing
+  // it again takes the same path and cannot need more input or fail.
+  size_t next = 0;
+  Status error;
+  const Parse result = ParseRow(row_begin_, kAllFields, &next, &error);
+  assert(result == Parse::kRow);
+  (void)result;
+  KeepFields();
+}
+
+// Materialises views only after parsing: unescaped_ may grow during it.
+void CsvReader::KeepFields() {
+  fields_.clear();
+  nulls_.clear();
+  for (const FieldSpan& span : spans_) {
+    const char* base = span.unescaped ? unescaped_.data() : buffer_.data();
+    fields_.emplace_back(base + span.begin, span.size);
+    nulls_.push_back(span.size == 0 && !span.quoted);
+  }
+}
+
 // Fast path: a line without any quote character is split on the delimiter.
-CsvReader::Parse CsvReader::ParseRow(size_t* next, Status* error) {
+CsvReader::Parse CsvReader::ParseRow(size_t begin, size_t keep, size_t* next, Status* error) {
   const char* data = buffer_.data();
-  const char* start = data + begin_;
+  const char* start = data + begin;
   const char* limit = data + end_;
   const char* eol = static_cast<const char*>(std::memchr(start, '\n', limit - start));
   if (eol == nullptr) {
@@ -91,7 +133,7 @@ CsvReader::Parse CsvReader::ParseRow(size_t* next, Status* error) {
       (options_.escape != options_.quote &&
        std::memchr(start, options_.escape, eol - start) != nullptr)) {
     quoted_row_ = true;
-    return ParseQuotedRow(next, error);
+    return ParseQuotedRow(begin, keep, next, error);
   }
   quoted_row_ = false;
   spans_.clear();
@@ -99,11 +141,17 @@ CsvReader::Parse CsvReader::ParseRow(size_t* next, Status* error) {
   const char* data_end = (eol > start && eol[-1] == '\r') ? eol - 1 : eol;
   const char* field = start;
   while (true) {
+    if (spans_.size() == keep) {
+      // The rest of the line is fields too, one more than its delimiters.
+      field_count_ = keep + 1 + CountByte(field, data_end, options_.delimiter);
+      break;
+    }
     const char* delim =
         static_cast<const char*>(std::memchr(field, options_.delimiter, data_end - field));
     if (delim == nullptr) {
       spans_.push_back({static_cast<size_t>(field - data), static_cast<size_t>(data_end - field),
                         false, false});
+      field_count_ = spans_.size();
       break;
     }
     spans_.push_back({static_cast<size_t>(field - data), static_cast<size_t>(delim - field),
@@ -114,17 +162,68 @@ CsvReader::Parse CsvReader::ParseRow(size_t* next, Status* error) {
   return Parse::kRow;
 }
 
+CsvReader::Parse CsvReader::AfterClosingQuote(size_t begin, size_t* p, Status* error) const {
+  const char* data = buffer_.data();
+  if (*p >= end_ || data[*p] == options_.delimiter || data[*p] == '\n') return Parse::kRow;
+  if (data[*p] == '\r') {
+    if (*p + 1 < end_ && data[*p + 1] == '\n') {
+      ++*p;
+      return Parse::kRow;
+    }
+    if (*p + 1 >= end_ && !eof_) return Parse::kNeedMore;  // the '\n' may be next
+  }
+  uint64_t line = line_ + std::count(data + begin, data + *p, '\n');
+  *error = Status::Corrupt(std::string("unexpected character '") + data[*p] +
+                               "' after a closing quote",
+                           filename_, line);
+  return Parse::kError;
+}
+
 // General path: a state machine over one row that may span several lines.
-CsvReader::Parse CsvReader::ParseQuotedRow(size_t* next, Status* error) {
+// Fields past the first `keep` are only skipped over, which finds the end
+// of a quoted value with memchr instead of looking at each byte.
+CsvReader::Parse CsvReader::ParseQuotedRow(size_t begin, size_t keep, size_t* next,
+                                           Status* error) {
   const char* data = buffer_.data();
   const char quote = options_.quote;
   const char escape = options_.escape;
   const char delimiter = options_.delimiter;
   spans_.clear();
   unescaped_.clear();
-  size_t p = begin_;
+  size_t p = begin;
+  size_t count = 0;
   while (true) {
-    if (p < end_ && data[p] == quote) {
+    if (p < end_ && data[p] == quote && count >= keep) {
+      size_t q = p + 1;
+      while (true) {
+        const char* hit;
+        if (escape == quote) {
+          hit = static_cast<const char*>(std::memchr(data + q, quote, end_ - q));
+        } else {
+          hit = std::find_if(data + q, data + end_, [&](char c) { return c == quote || c == escape; });
+          if (hit == data + end_) hit = nullptr;
+        }
+        if (hit == nullptr || (*hit != quote && hit + 1 == data + end_)) {
+          if (!eof_) return Parse::kNeedMore;
+          *error = Status::Corrupt("unterminated quoted field", filename_, line_);
+          return Parse::kError;
+        }
+        q = hit - data;
+        if (*hit != quote) {  // the escape, which takes the next byte
+          q += 2;
+          continue;
+        }
+        if (q + 1 >= end_ && !eof_) return Parse::kNeedMore;
+        if (q + 1 < end_ && data[q + 1] == quote && escape == quote) {
+          q += 2;
+          continue;
+        }
+        break;  // closing quote
+      }
+      p = q + 1;
+      Parse after = AfterClosingQuote(begin, &p, error);
+      if (after != Parse::kRow) return after;
+    } else if (p < end_ && data[p] == quote) {
       // Quoted field: copy into unescaped_ only if an escape occurs.
       size_t content = p + 1;
       size_t q = content;
@@ -170,33 +269,29 @@ CsvReader::Parse CsvReader::ParseQuotedRow(size_t* next, Status* error) {
         spans_.push_back({content, q - content, true, false});
       }
       p = q + 1;
-      if (p < end_ && data[p] != delimiter && data[p] != '\n') {
-        if (data[p] == '\r' && p + 1 < end_ && data[p + 1] == '\n') {
-          ++p;
-        } else {
-          uint64_t line = line_ + std::count(data + begin_, data + p, '\n');
-          *error = Status::Corrupt(std::string("unexpected character '") + data[p] +
-                                       "' after a closing quote",
-                                   filename_, line);
-          return Parse::kError;
-        }
-      }
+      Parse after = AfterClosingQuote(begin, &p, error);
+      if (after != Parse::kRow) return after;
     } else {
       size_t q = p;
       while (q < end_ && data[q] != delimiter && data[q] != '\n') ++q;
       if (q >= end_ && !eof_) return Parse::kNeedMore;
-      size_t field_end = (q < end_ && q > p && data[q - 1] == '\r') ? q - 1 : q;
-      spans_.push_back({p, field_end - p, false, false});
+      if (count < keep) {
+        size_t field_end = (q < end_ && q > p && data[q - 1] == '\r') ? q - 1 : q;
+        spans_.push_back({p, field_end - p, false, false});
+      }
       p = q;
     }
+    ++count;
     // p is at a delimiter, a newline, or the end of input.
     if (p >= end_) {
       if (!eof_) return Parse::kNeedMore;
       *next = end_;
+      field_count_ = count;
       return Parse::kRow;
     }
     if (data[p] == '\n') {
       *next = p + 1;
+      field_count_ = count;
       return Parse::kRow;
     }
     ++p;  // delimiter: another field follows, possibly empty

@@ -26,14 +26,28 @@ class CsvReader {
   CsvReader(SequentialFile* file, CsvOptions options, std::string filename,
             size_t buffer_size = 1 << 20);
 
+  static constexpr size_t kAllFields = static_cast<size_t>(-1);
+
   // Parses the next row. Sets *has_row to false at end of input. On error
   // (unterminated quote, junk after a closing quote) the Status names the
   // file and the line where the row starts.
-  Status Next(bool* has_row);
+  Status Next(bool* has_row) { return NextLeading(kAllFields, has_row); }
 
-  // The fields of the last row; views stay valid until the next call.
+  // Like Next, but keeps only the row's first `keep` fields. The others are
+  // checked as Next checks them and counted, but neither unescaped nor
+  // stored: a scan that decides by a row's key whether it wants the row
+  // pays for the rest of the row only when it does (see ParseWhole).
+  Status NextLeading(size_t keep, bool* has_row);
+
+  // Parses every field of the last row into fields(). The row was checked
+  // whole when it was read, so this cannot fail.
+  void ParseWhole();
+
+  // The kept fields of the last row; views stay valid until the next call.
   const std::vector<std::string_view>& fields() const { return fields_; }
   const std::vector<uint8_t>& nulls() const { return nulls_; }
+  // The number of fields the last row has, kept or not.
+  size_t field_count() const { return field_count_; }
   uint64_t row_line() const { return row_line_; }
   // The last row's bytes, line break included when it has one.
   std::string_view raw() const { return raw_; }
@@ -49,9 +63,15 @@ class CsvReader {
     bool unescaped;
   };
 
-  // On kRow, *lines is the number of newlines the row spans.
-  Parse ParseRow(size_t* next, Status* error);
-  Parse ParseQuotedRow(size_t* next, Status* error);
+  // Parse the row that starts at buffer_[begin] into spans_ (its first
+  // `keep` fields) and field_count_; on kRow, *next is where the next row
+  // starts.
+  Parse ParseRow(size_t begin, size_t keep, size_t* next, Status* error);
+  Parse ParseQuotedRow(size_t begin, size_t keep, size_t* next, Status* error);
+  // After a closing quote at buffer_[p - 1]: moves *p to the delimiter or
+  // line break that must follow.
+  Parse AfterClosingQuote(size_t begin, size_t* p, Status* error) const;
+  void KeepFields();
   Status Fill();
 
   SequentialFile* file_;
@@ -64,6 +84,8 @@ class CsvReader {
   bool header_skipped_ = false;
   uint64_t line_ = 1;  // line of buffer_[begin_]
   uint64_t row_line_ = 0;
+  size_t row_begin_ = 0;  // the last row's offset in buffer_
+  size_t field_count_ = 0;
   bool quoted_row_ = false;  // the last row took the general path
   std::string_view raw_;
   bool multiline_ = false;

@@ -100,22 +100,49 @@ Result<ExportDir> OpenExport(Env* env, const std::string& dir) {
   return out;
 }
 
+DataFileReader::DataFileReader() = default;
+DataFileReader::~DataFileReader() = default;
+
+Status DataFileReader::Open(Env* env, const ExportDir& export_dir, const DataFile& file,
+                            size_t expected_fields, size_t leading) {
+  path_ = export_dir.PathOf(file);
+  expected_fields_ = expected_fields;
+  leading_ = std::min(leading, expected_fields);
+  KS_RETURN_IF_ERROR(env->NewSequentialFile(path_, &input_));
+  reader_ = std::make_unique<CsvReader>(input_.get(), file.csv, path_);
+  fields_ = &reader_->fields();
+  nulls_ = &reader_->nulls();
+  return Status::Ok();
+}
+
+Status DataFileReader::Next(bool* has_row) {
+  KS_RETURN_IF_ERROR(reader_->NextLeading(leading_, has_row));
+  if (!*has_row) return Status::Ok();
+  if (reader_->field_count() != expected_fields_) {
+    return Status::Corrupt("expected " + std::to_string(expected_fields_) + " fields, found " +
+                               std::to_string(reader_->field_count()),
+                           path_, reader_->row_line());
+  }
+  line_ = reader_->row_line();
+  raw_ = reader_->raw();
+  multiline_ = reader_->multiline();
+  return Status::Ok();
+}
+
+RowView DataFileReader::Whole() {
+  reader_->ParseWhole();
+  return RowView{fields_, nulls_, line_, raw_, multiline_};
+}
+
 Status ScanDataFile(Env* env, const ExportDir& export_dir, const DataFile& file,
                     size_t expected_fields, const std::function<Status(const RowView&)>& on_row) {
-  const std::string path = export_dir.PathOf(file);
-  std::unique_ptr<SequentialFile> input;
-  KS_RETURN_IF_ERROR(env->NewSequentialFile(path, &input));
-  CsvReader reader(input.get(), file.csv, path);
+  DataFileReader rows;
+  KS_RETURN_IF_ERROR(rows.Open(env, export_dir, file, expected_fields, expected_fields));
   while (true) {
     bool has_row = false;
-    KS_RETURN_IF_ERROR(reader.Next(&has_row));
+    KS_RETURN_IF_ERROR(rows.Next(&has_row));
     if (!has_row) return Status::Ok();
-    if (reader.fields().size() != expected_fields) {
-      return Status::Corrupt("expected " + std::to_string(expected_fields) + " fields, found " +
-                                 std::to_string(reader.fields().size()),
-                             path, reader.row_line());
-    }
-    KS_RETURN_IF_ERROR(on_row(RowView{&reader.fields(), &reader.nulls(), reader.row_line(), reader.raw(), reader.multiline()}));
+    KS_RETURN_IF_ERROR(on_row(rows.Whole()));
   }
 }
 

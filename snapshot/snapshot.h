@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -108,6 +109,54 @@ struct RowView {
   // one: what a rewrite copies to keep the row exactly as it was.
   std::string_view raw = {};
   bool multiline = false;  // a quoted value holds a line break
+};
+
+class CsvReader;
+
+// Reads the rows of one data file in order, parsing of each row only its
+// first `leading` fields: a scan that decides by a row's key whether it
+// wants the row parses the rest of it only when it does. Every row is still
+// checked whole (quotes closed, number of fields), so a scan stops at the
+// errors ScanDataFile stops at. Not thread-safe.
+class DataFileReader {
+ public:
+  DataFileReader();
+  ~DataFileReader();
+  DataFileReader(const DataFileReader&) = delete;
+  DataFileReader& operator=(const DataFileReader&) = delete;
+
+  // Opens `file` of `export_dir`, whose rows must have `expected_fields`
+  // fields (leading <= expected_fields).
+  Status Open(Env* env, const ExportDir& export_dir, const DataFile& file,
+              size_t expected_fields, size_t leading);
+
+  // Moves to the next row; *has_row is false at the end. Errors name the
+  // file and line (unterminated quote, wrong number of fields).
+  Status Next(bool* has_row);
+
+  // Leading field i of the current row, unquoted; valid until Next.
+  std::string_view field(size_t i) const { return (*fields_)[i]; }
+  bool is_null(size_t i) const { return (*nulls_)[i] != 0; }
+  uint64_t line() const { return line_; }  // where the row starts, 1-based
+  // The row's bytes as in the file, as RowView::raw.
+  std::string_view raw() const { return raw_; }
+  bool multiline() const { return multiline_; }
+  const std::string& path() const { return path_; }
+
+  // The current row with every field parsed; valid until Next.
+  RowView Whole();
+
+ private:
+  std::string path_;
+  size_t expected_fields_ = 0;
+  size_t leading_ = 0;
+  std::unique_ptr<SequentialFile> input_;
+  std::unique_ptr<CsvReader> reader_;
+  const std::vector<std::string_view>* fields_ = nullptr;  // owned by reader_
+  const std::vector<uint8_t>* nulls_ = nullptr;
+  uint64_t line_ = 0;
+  std::string_view raw_;
+  bool multiline_ = false;
 };
 
 // Streams every row of one data file. Stops at the first error, which names

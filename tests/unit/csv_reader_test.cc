@@ -147,5 +147,222 @@ TEST(CsvReaderLongRow, RowLargerThanBufferGrowsIt) {
   EXPECT_EQ(rows.value()[1].fields[1], big);
 }
 
+// The CRLF after a closing quote may straddle two reads (the quoted value
+// holds a line break, so the row is seen whole only by the general path).
+TEST(CsvReaderCrlf, LineBreakSplitAfterClosingQuoteAtEveryOffset) {
+  std::string text;
+  for (int i = 0; i < 20; ++i) text += std::to_string(i) + ",\"v\n" + std::to_string(i) + "\"\r\n";
+  for (size_t buffer = 64; buffer < 128; ++buffer) {
+    auto rows = ParseAll(text, {}, buffer);
+    ASSERT_TRUE(rows.ok()) << "buffer " << buffer << ": " << rows.status().ToString();
+    ASSERT_EQ(rows->size(), 20u);
+    EXPECT_EQ(rows.value()[19].fields, (std::vector<std::string>{"19", "v\n19"}));
+  }
+}
+
+// NextLeading: rows read keeping only their first fields.
+struct LeadingRow {
+  std::vector<std::string> kept;
+  size_t field_count;
+  std::string raw;
+  uint64_t line;
+  bool multiline;
+  std::vector<std::string> whole;  // after ParseWhole
+  std::vector<bool> whole_nulls;
+  bool operator==(const LeadingRow&) const = default;
+};
+
+Result<std::vector<LeadingRow>> ReadLeading(const std::string& text, size_t keep,
+                                            CsvOptions options = {}, size_t buffer = 1 << 16) {
+  auto env = NewMemEnv();
+  Status s = WriteFileAtomically(env.get(), "/f.csv", text);
+  if (!s.ok()) return s;
+  std::unique_ptr<SequentialFile> file;
+  s = env->NewSequentialFile("/f.csv", &file);
+  if (!s.ok()) return s;
+  CsvReader reader(file.get(), options, "/f.csv", buffer);
+  std::vector<LeadingRow> rows;
+  while (true) {
+    bool has_row = false;
+    s = reader.NextLeading(keep, &has_row);
+    if (!s.ok()) return s;
+    if (!has_row) return rows;
+    LeadingRow row;
+    row.kept.assign(reader.fields().begin(), reader.fields().end());
+    row.field_count = reader.field_count();
+    row.raw = std::string(reader.raw());
+    row.line = reader.row_line();
+    row.multiline = reader.multiline();
+    reader.ParseWhole();
+    row.whole.assign(reader.fields().begin(), reader.fields().end());
+    for (uint8_t n : reader.nulls()) row.whole_nulls.push_back(n != 0);
+    rows.push_back(std::move(row));
+  }
+}
+
+TEST(CsvReaderLeading, QuotedKeyIsUnescaped) {
+  auto rows = ReadLeading("\"a,\"\"b\"\"\",x,y\n\"\",z,w\n", 1);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ(rows.value()[0].kept, (std::vector<std::string>{"a,\"b\""}));
+  EXPECT_EQ(rows.value()[0].field_count, 3u);
+  EXPECT_EQ(rows.value()[0].whole, (std::vector<std::string>{"a,\"b\"", "x", "y"}));
+  EXPECT_EQ(rows.value()[1].kept, (std::vector<std::string>{""}));
+  EXPECT_FALSE(rows.value()[1].whole_nulls[0]);  // "" is the empty string, not NULL
+}
+
+TEST(CsvReaderLeading, EscapedQuotesAndDelimitersInSkippedFieldsAreCounted) {
+  auto rows = ReadLeading("1,2,\"say \"\"a,b\"\"\",\"\",,3\n4,5,6,7,8,9\n", 2);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ(rows.value()[0].kept, (std::vector<std::string>{"1", "2"}));
+  EXPECT_EQ(rows.value()[0].field_count, 6u);
+  EXPECT_EQ(rows.value()[0].whole,
+            (std::vector<std::string>{"1", "2", "say \"a,b\"", "", "", "3"}));
+  EXPECT_EQ(rows.value()[1].field_count, 6u);
+}
+
+TEST(CsvReaderLeading, EscapeCharacterDistinctFromQuoteInSkippedField) {
+  CsvOptions options;
+  options.escape = '\\';
+  auto rows = ReadLeading("1,\"a\\\"b,c\",d\n2,\"\\\\\",e\n", 1, options);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ(rows.value()[0].field_count, 3u);
+  EXPECT_EQ(rows.value()[0].whole, (std::vector<std::string>{"1", "a\"b,c", "d"}));
+  EXPECT_EQ(rows.value()[1].whole, (std::vector<std::string>{"2", "\\", "e"}));
+}
+
+TEST(CsvReaderLeading, NewlinesInSkippedFieldsStayInTheRow) {
+  auto rows = ReadLeading("1,\"line1\nline2\r\nline3\",x\n2,y,z\n", 1);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ(rows.value()[0].raw, "1,\"line1\nline2\r\nline3\",x\n");
+  EXPECT_TRUE(rows.value()[0].multiline);
+  EXPECT_EQ(rows.value()[0].field_count, 3u);
+  EXPECT_EQ(rows.value()[1].line, 4u);
+  EXPECT_EQ(rows.value()[1].kept, (std::vector<std::string>{"2"}));
+}
+
+TEST(CsvReaderLeading, CrlfAndHeaderAndPipe) {
+  CsvOptions options;
+  options.delimiter = '|';
+  options.header = true;
+  auto rows = ReadLeading("id|name\r\n0|\"x|y\"\r\n\"1\"|z\r\n", 1, options);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ(rows.value()[0].kept, (std::vector<std::string>{"0"}));
+  EXPECT_EQ(rows.value()[0].raw, "0|\"x|y\"\r\n");
+  EXPECT_EQ(rows.value()[0].whole, (std::vector<std::string>{"0", "x|y"}));
+  EXPECT_EQ(rows.value()[1].kept, (std::vector<std::string>{"1"}));
+  EXPECT_EQ(rows.value()[1].whole, (std::vector<std::string>{"1", "z"}));
+  EXPECT_FALSE(rows.value()[1].multiline);
+}
+
+TEST(CsvReaderLeading, LastRowWithoutNewline) {
+  for (const std::string last : {"2,b,c", "2,\"b\",c", "2,b,\"c\""}) {
+    auto rows = ReadLeading("1,a,x\n" + last, 1);
+    ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+    ASSERT_EQ(rows->size(), 2u);
+    EXPECT_EQ(rows.value()[1].raw, last);
+    EXPECT_EQ(rows.value()[1].field_count, 3u);
+    EXPECT_EQ(rows.value()[1].whole, (std::vector<std::string>{"2", "b", "c"}));
+  }
+}
+
+TEST(CsvReaderLeading, ErrorsInSkippedFieldsAreReported) {
+  auto unterminated = ReadLeading("1,a\n2,\"never closed\n3,c\n", 1);
+  ASSERT_FALSE(unterminated.ok());
+  EXPECT_EQ(unterminated.status().line(), 2u);
+  EXPECT_NE(unterminated.status().message().find("unterminated"), std::string::npos);
+  auto junk = ReadLeading("1,a\n2,b\n3,\"c\"d\n", 1);
+  ASSERT_FALSE(junk.ok());
+  EXPECT_EQ(junk.status().line(), 3u);
+  EXPECT_NE(junk.status().message().find("after a closing quote"), std::string::npos);
+}
+
+// Fields past the kept ones are counted several bytes at a time: bytes
+// that differ from the delimiter by the high bit alone must not count.
+TEST(CsvReaderLeading, CountsFieldsOfLongUnquotedLines) {
+  const std::string alphabet = std::string("a,|\xac\xfc\x00\x7f\x2d", 8);
+  std::string text;
+  uint32_t seed = 7;
+  for (int row = 0; row < 200; ++row) {
+    text += std::to_string(row) + ",";
+    for (int i = 0; i < row % 53; ++i) {
+      seed = seed * 1103515245 + 12345;
+      text += alphabet[(seed >> 16) % alphabet.size()];
+    }
+    text += row % 5 == 0 ? "\r\n" : "\n";
+  }
+  for (CsvOptions options : {CsvOptions{}, CsvOptions{'|', '"', '"', false}}) {
+    auto full = ParseAll(text, options);
+    auto leading = ReadLeading(text, 1, options);
+    ASSERT_TRUE(full.ok() && leading.ok());
+    ASSERT_EQ(full->size(), leading->size());
+    for (size_t i = 0; i < full->size(); ++i) {
+      EXPECT_EQ(leading.value()[i].field_count, full.value()[i].fields.size()) << "row " << i;
+      EXPECT_EQ(leading.value()[i].whole, full.value()[i].fields) << "row " << i;
+    }
+  }
+}
+
+// Whatever is kept, a row reads as Next reads it, at every buffer size (rows
+// straddle refills at every offset) and in every dialect.
+TEST(CsvReaderLeading, AgreesWithNextEverywhere) {
+  const std::vector<std::string> texts = {
+      "1,Alice,35\n2,Bob,30\n3,,\n",
+      "1,\"a,b\",\"say \"\"hi\"\"\"\n2,\"line1\nline2\",x\n3,y,z\n\"4\",\"\",\n",
+      "1,a\r\n2,\"b\"\r\n3,\"c\nd\",e\r\n\"x\"\"y\",\"\"\"\",\r\n",
+      "id|v|w\n0|\"x|y\"|\"\"\n1|z|\"p\nq\"\n\"2|3\"|a|b",
+      "1,\"a\\\"b\",c\n\"2\\\\\",\"d,e\\\"\"\n3,x,\"\\\n\"\n",
+      "1,a\n2,b,c\n",                 // wrong number of fields
+      "1,a\n2,\"b\n",                 // unterminated
+      "1,a\n2,\"b\"c\n",              // junk after a closing quote
+      "1,a\n2,\"b\"\r",               // '\r' at the very end
+      "\n1\n\n\"\"\n",
+  };
+  std::string long_rows;
+  for (int i = 0; i < 30; ++i) {
+    long_rows += std::to_string(i) + ",\"v" + std::to_string(i) + "\nw\"\"\"," + std::string(i, 'x') +
+                 (i % 3 == 0 ? "\r\n" : "\n");
+  }
+  std::vector<std::string> all = texts;
+  all.push_back(long_rows);
+  for (int dialect = 0; dialect < 4; ++dialect) {
+    CsvOptions options;
+    if (dialect & 1) options.delimiter = '|';
+    if (dialect & 2) options.escape = '\\';
+    for (const std::string& text : all) {
+      for (size_t buffer : {64, 65, 67, 71, 80, 97, 113, 1 << 16}) {
+        auto full = ReadLeading(text, CsvReader::kAllFields, options, buffer);
+        auto next = ParseAll(text, options, buffer);
+        ASSERT_EQ(full.ok(), next.ok());
+        if (!full.ok()) {
+          EXPECT_EQ(full.status().ToString(), next.status().ToString());
+        }
+        for (size_t keep = 0; keep < 4; ++keep) {
+          SCOPED_TRACE("dialect " + std::to_string(dialect) + " keep " + std::to_string(keep) +
+                       " buffer " + std::to_string(buffer) + " text " + text);
+          auto leading = ReadLeading(text, keep, options, buffer);
+          ASSERT_EQ(leading.ok(), full.ok());
+          if (!full.ok()) {
+            EXPECT_EQ(leading.status().ToString(), full.status().ToString());
+            continue;
+          }
+          ASSERT_EQ(leading->size(), full->size());
+          for (size_t i = 0; i < full->size(); ++i) {
+            const LeadingRow& a = leading.value()[i];
+            LeadingRow b = full.value()[i];
+            EXPECT_EQ(next.value()[i].fields, b.whole);
+            b.kept.resize(std::min(keep, b.whole.size()));
+            EXPECT_EQ(a, b) << "row " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kuzusync

@@ -166,5 +166,46 @@ TEST(ExportTest, MissingDataFileAndParquetAreClearErrors) {
   EXPECT_EQ(missing.status().code(), Status::Code::kNotFound);
 }
 
+TEST(ExportTest, DataFileReaderParsesTheRestOfARowOnDemand) {
+  auto env = NewMemEnv();
+  ASSERT_TRUE(WriteFileAtomically(env.get(), "/e/schema.cypher",
+                                  "CREATE NODE TABLE T (a STRING, b STRING, c INT64, PRIMARY KEY(b));").ok());
+  ASSERT_TRUE(WriteFileAtomically(env.get(), "/e/copy.cypher",
+                                  "COPY T FROM \"T.csv\" (header=true, delim='|');").ok());
+  ASSERT_TRUE(WriteFileAtomically(env.get(), "/e/T.csv",
+                                  "a|b|c\r\nx|\"k|1\"|\"2\n3\"\r\n|k2|4").ok());
+  auto opened = OpenExport(env.get(), "/e");
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  DataFileReader rows;
+  ASSERT_TRUE(rows.Open(env.get(), opened.value(), opened->files[0], 3, 2).ok());
+  bool has_row = false;
+  ASSERT_TRUE(rows.Next(&has_row).ok());
+  ASSERT_TRUE(has_row);
+  EXPECT_EQ(rows.field(1), "k|1");
+  EXPECT_EQ(rows.line(), 2u);
+  EXPECT_EQ(rows.raw(), "x|\"k|1\"|\"2\n3\"\r\n");
+  EXPECT_TRUE(rows.multiline());
+  RowView whole = rows.Whole();
+  EXPECT_EQ(*whole.fields, (std::vector<std::string_view>{"x", "k|1", "2\n3"}));
+  EXPECT_EQ(whole.raw, rows.raw());
+  ASSERT_TRUE(rows.Next(&has_row).ok());
+  ASSERT_TRUE(has_row);
+  EXPECT_TRUE(rows.is_null(0));
+  EXPECT_EQ(rows.field(1), "k2");
+  EXPECT_EQ(rows.line(), 4u);
+  EXPECT_EQ(rows.raw(), "|k2|4");  // no line break at the end of the file
+  ASSERT_TRUE(rows.Next(&has_row).ok());
+  EXPECT_FALSE(has_row);
+
+  // A row with a field too many is an error though the field is not kept.
+  ASSERT_TRUE(WriteFileAtomically(env.get(), "/e/T.csv", "a|b|c\nx|y|1\nx|y|1|\"z\"\n").ok());
+  ASSERT_TRUE(rows.Open(env.get(), opened.value(), opened->files[0], 3, 2).ok());
+  ASSERT_TRUE(rows.Next(&has_row).ok());
+  Status s = rows.Next(&has_row);
+  EXPECT_EQ(s.code(), Status::Code::kCorrupt);
+  EXPECT_EQ(s.line(), 3u);
+  EXPECT_NE(s.message().find("expected 3 fields, found 4"), std::string::npos) << s.ToString();
+}
+
 }  // namespace
 }  // namespace kuzusync
