@@ -81,8 +81,10 @@ Status CsvReader::NextLeading(size_t keep, bool* has_row) {
       std::string_view body = raw_;
       if (!body.empty() && body.back() == '\n') body.remove_suffix(1);
       if (!body.empty() && body.back() == '\r') body.remove_suffix(1);
-      multiline_ = body.find_first_of("\r\n") != std::string_view::npos;
-      line_ += std::count(raw_.begin(), raw_.end(), '\n');
+      const size_t newlines = CountByte(raw_.data(), raw_.data() + raw_.size(), '\n');
+      multiline_ = newlines > (!raw_.empty() && raw_.back() == '\n' ? 1u : 0u) ||
+                   std::memchr(body.data(), '\r', body.size()) != nullptr;
+      line_ += newlines;
     } else {
       line_ += 1;  // an unquoted row is exactly one line
     }
