@@ -11,6 +11,7 @@
 #include "diff/cache_entries.h"
 #include "diff/delta_files.h"
 #include "diff/diff.h"
+#include "diff/key_set.h"
 #include "diff/new_directory.h"
 #include "diff/parallel.h"
 #include "diff/row_encoding.h"
@@ -327,6 +328,11 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
       RowElements elements(table.kind);
       std::string encoded;
       for (const OwnedRow& row : upserts) drop.insert(row.fields[table.primary_key]);
+      // Keys neither dropped by name nor by element, most of B's, are kept
+      // on one bit test.
+      KeyHashFilter maybe_dropped;
+      for (const std::string& key : drop) maybe_dropped.Add(merkle::KeyHash(key));
+      for (uint64_t e : drops) maybe_dropped.Add(e);
       DataFile created;
       if (files.empty()) {
         created.table = table.name;
@@ -341,9 +347,10 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
           RowEncoder encoder(table, *files[i]);
           const size_t key = table.primary_key;
           KS_RETURN_IF_ERROR(rewriter.CopyRows(key + 1, [&](DataFileReader& row) {
+            const uint64_t key_hash = merkle::KeyHash(row.field(key));
+            if (!maybe_dropped.MayContain(key_hash)) return false;
             if (drop.count(row.field(key)) != 0) return true;
             if (drops.empty()) return false;
-            const uint64_t key_hash = merkle::KeyHash(row.field(key));
             if (drop_keys.count(key_hash & merkle::kNodeSketchKeyBits) == 0) return false;
             encoder.Encode(row.Whole(), &encoded);
             return drops.count(elements.Next(key_hash, hasher.Digest(encoded))) != 0;
@@ -360,6 +367,8 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
     if (as_cypher && !drops.empty()) return Status::Refused("a bundle with drops cannot be applied as Cypher");
     RowElements elements(table.kind);  // numbered across all of the table's files
     const std::unordered_set<uint64_t> drop_keys = KeyBitsOf(drops, table.kind);
+    KeyHashFilter maybe_dropped;  // asked before drop_keys
+    for (uint64_t e : drops) maybe_dropped.Add(e);
     for (const RelConnection& connection : table.connections) {
       DataFile pair_file;
       pair_file.table = table.name;
@@ -419,7 +428,8 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
             bool hashed = false;
             if (!drops.empty()) {
               const uint64_t key_hash = merkle::KeyHash(row.field(0));
-              if (drop_keys.count(key_hash & merkle::kRelSketchKeyBits) != 0) {
+              if (maybe_dropped.MayContain(key_hash) &&
+                  drop_keys.count(key_hash & merkle::kRelSketchKeyBits) != 0) {
                 digest_of(row.Whole());
                 hashed = true;
                 if (drops.count(elements.Next(key_hash, digest)) != 0) return true;

@@ -81,8 +81,10 @@ Status CsvReader::NextLeading(size_t keep, bool* has_row) {
       std::string_view body = raw_;
       if (!body.empty() && body.back() == '\n') body.remove_suffix(1);
       if (!body.empty() && body.back() == '\r') body.remove_suffix(1);
-      multiline_ = body.find_first_of("\r\n") != std::string_view::npos;
-      line_ += std::count(raw_.begin(), raw_.end(), '\n');
+      const size_t newlines = CountByte(raw_.data(), raw_.data() + raw_.size(), '\n');
+      multiline_ = newlines > (!raw_.empty() && raw_.back() == '\n' ? 1u : 0u) ||
+                   std::memchr(body.data(), '\r', body.size()) != nullptr;
+      line_ += newlines;
     } else {
       line_ += 1;  // an unquoted row is exactly one line
     }
@@ -110,12 +112,14 @@ void CsvReader::ParseWhole() {
 
 // Materialises views only after parsing: unescaped_ may grow during it.
 void CsvReader::KeepFields() {
-  fields_.clear();
-  nulls_.clear();
-  for (const FieldSpan& span : spans_) {
+  // Nearly every row keeps as many fields as the last: resizing is a no-op.
+  fields_.resize(span_count_);
+  nulls_.resize(span_count_);
+  for (size_t i = 0; i < span_count_; ++i) {
+    const FieldSpan& span = spans_[i];
     const char* base = span.unescaped ? unescaped_.data() : buffer_.data();
-    fields_.emplace_back(base + span.begin, span.size);
-    nulls_.push_back(span.size == 0 && !span.quoted);
+    fields_[i] = std::string_view(base + span.begin, span.size);
+    nulls_[i] = span.size == 0 && !span.quoted;
   }
 }
 
@@ -136,12 +140,12 @@ CsvReader::Parse CsvReader::ParseRow(size_t begin, size_t keep, size_t* next, St
     return ParseQuotedRow(begin, keep, next, error);
   }
   quoted_row_ = false;
-  spans_.clear();
+  span_count_ = 0;
   // RFC 4180 ends lines with CRLF: a '\r' before the newline is not data.
   const char* data_end = (eol > start && eol[-1] == '\r') ? eol - 1 : eol;
   const char* field = start;
   while (true) {
-    if (spans_.size() == keep) {
+    if (span_count_ == keep) {
       // The rest of the line is fields too, one more than its delimiters.
       field_count_ = keep + 1 + CountByte(field, data_end, options_.delimiter);
       break;
@@ -149,13 +153,13 @@ CsvReader::Parse CsvReader::ParseRow(size_t begin, size_t keep, size_t* next, St
     const char* delim =
         static_cast<const char*>(std::memchr(field, options_.delimiter, data_end - field));
     if (delim == nullptr) {
-      spans_.push_back({static_cast<size_t>(field - data), static_cast<size_t>(data_end - field),
-                        false, false});
-      field_count_ = spans_.size();
+      AddSpan(static_cast<size_t>(field - data), static_cast<size_t>(data_end - field),
+                        false, false);
+      field_count_ = span_count_;
       break;
     }
-    spans_.push_back({static_cast<size_t>(field - data), static_cast<size_t>(delim - field),
-                      false, false});
+    AddSpan(static_cast<size_t>(field - data), static_cast<size_t>(delim - field),
+                      false, false);
     field = delim + 1;
   }
   *next = (eol == limit) ? end_ : static_cast<size_t>(eol - data) + 1;
@@ -188,7 +192,7 @@ CsvReader::Parse CsvReader::ParseQuotedRow(size_t begin, size_t keep, size_t* ne
   const char quote = options_.quote;
   const char escape = options_.escape;
   const char delimiter = options_.delimiter;
-  spans_.clear();
+  span_count_ = 0;
   unescaped_.clear();
   size_t p = begin;
   size_t count = 0;
@@ -263,10 +267,10 @@ CsvReader::Parse CsvReader::ParseQuotedRow(size_t begin, size_t keep, size_t* ne
         ++q;
       }
       if (needs_copy) {
-        spans_.push_back({unescaped_.size(), copy.size(), true, true});
+        AddSpan(unescaped_.size(), copy.size(), true, true);
         unescaped_ += copy;
       } else {
-        spans_.push_back({content, q - content, true, false});
+        AddSpan(content, q - content, true, false);
       }
       p = q + 1;
       Parse after = AfterClosingQuote(begin, &p, error);
@@ -277,7 +281,7 @@ CsvReader::Parse CsvReader::ParseQuotedRow(size_t begin, size_t keep, size_t* ne
       if (q >= end_ && !eof_) return Parse::kNeedMore;
       if (count < keep) {
         size_t field_end = (q < end_ && q > p && data[q - 1] == '\r') ? q - 1 : q;
-        spans_.push_back({p, field_end - p, false, false});
+        AddSpan(p, field_end - p, false, false);
       }
       p = q;
     }

@@ -72,6 +72,11 @@ class CsvReader {
   // line break that must follow.
   Parse AfterClosingQuote(size_t begin, size_t* p, Status* error) const;
   void KeepFields();
+  // spans_ grows but never shrinks: a row costs no call into std::vector.
+  void AddSpan(size_t begin, size_t size, bool quoted, bool unescaped) {
+    if (span_count_ == spans_.size()) spans_.resize(spans_.size() * 2 + 8);
+    spans_[span_count_++] = {begin, size, quoted, unescaped};
+  }
   Status Fill();
 
   SequentialFile* file_;
@@ -91,6 +96,7 @@ class CsvReader {
   bool multiline_ = false;
 
   std::vector<FieldSpan> spans_;
+  size_t span_count_ = 0;  // spans_ of the last row
   std::string unescaped_;
   std::vector<std::string_view> fields_;
   std::vector<uint8_t> nulls_;

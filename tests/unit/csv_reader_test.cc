@@ -244,6 +244,15 @@ TEST(CsvReaderLeading, NewlinesInSkippedFieldsStayInTheRow) {
   EXPECT_EQ(rows.value()[1].kept, (std::vector<std::string>{"2"}));
 }
 
+TEST(CsvReaderLeading, MultilineMeansALineBreakInsideTheRow) {
+  auto rows = ReadLeading("1,\"a\rb\"\n2,\"c\"\r\n3,\"d\"\n4,\"e\nf\"\r\n5,\"\"\n6,\"g\nh\"", 1);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  std::vector<bool> multiline;
+  for (const LeadingRow& row : rows.value()) multiline.push_back(row.multiline);
+  EXPECT_EQ(multiline, (std::vector<bool>{true, false, false, true, false, true}));
+  EXPECT_EQ(rows.value()[5].line, 7u);  // row 4 spans two lines
+}
+
 TEST(CsvReaderLeading, CrlfAndHeaderAndPipe) {
   CsvOptions options;
   options.delimiter = '|';
