@@ -63,7 +63,7 @@ class CsvReader {
     bool unescaped;
   };
 
-  // Parse the row that starts at buffer_[begin] into spans_ (its first
+  // Parses the row that starts at buffer_[begin] into spans_ (its first
   // `keep` fields) and field_count_; on kRow, *next is where the next row
   // starts.
   Parse ParseRow(size_t begin, size_t keep, size_t* next, Status* error);
