@@ -53,9 +53,10 @@ const char* const kMigrations[] = {
     // 3 -> 4: a table's set-reconciliation elements beside its tree (NULL
     // until a push or pull needed them).
     "ALTER TABLE trees ADD COLUMN elements BLOB;",
-    // 4 -> 5: the first coded symbols of those elements (NULL until a
-    // reconciliation made them).
-    "ALTER TABLE trees ADD COLUMN symbols BLOB;",
+    // 4 -> 5: the first coded symbols of those elements, once a
+    // reconciliation made them. A table of their own: sqlite rewrites a
+    // whole row to update one column, and a row of trees holds megabytes.
+    "CREATE TABLE symbols(key TEXT PRIMARY KEY, symbols BLOB NOT NULL);",
 };
 
 std::string NewReplicaId() {

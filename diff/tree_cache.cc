@@ -131,8 +131,10 @@ class SqliteTreeCache final : public TreeCache {
     std::lock_guard<std::mutex> lock(db_mu_);
     std::optional<merkle::Tree> found;
     {
-      Statement get(db_->db(), elements != nullptr ? "SELECT tree, elements, symbols FROM trees WHERE key = ?"
-                                                   : "SELECT tree FROM trees WHERE key = ?");
+      Statement get(db_->db(), elements != nullptr
+                                   ? "SELECT tree, elements, (SELECT symbols FROM symbols WHERE key = trees.key) "
+                                     "FROM trees WHERE key = ?"
+                                   : "SELECT tree FROM trees WHERE key = ?");
       if (!get.ok() || get.Bind(1, key).Step() != SQLITE_ROW) return found;
       if (elements != nullptr) {
         if (!DeserializeElements(get.Blob(1), &elements->elements)) return found;
@@ -199,8 +201,10 @@ class SqliteTreeCache final : public TreeCache {
     if (!write.tree) {
       const std::string symbols = SerializeSymbols(write.symbols);
       std::lock_guard<std::mutex> lock(db_mu_);
-      Statement put(db_->db(), "UPDATE trees SET symbols = ? WHERE key = ? AND elements IS NOT NULL");
-      if (put.ok()) put.BindBlob(1, symbols).Bind(2, write.key).Step();
+      Statement put(db_->db(),
+                    "INSERT OR REPLACE INTO symbols(key, symbols) SELECT ?1, ?2 "
+                    "WHERE EXISTS (SELECT 1 FROM trees WHERE key = ?1 AND elements IS NOT NULL)");
+      if (put.ok()) put.Bind(1, write.key).BindBlob(2, symbols).Step();
       return;
     }
     const std::string tree = write.tree->Serialize();
@@ -211,8 +215,8 @@ class SqliteTreeCache final : public TreeCache {
     }
     std::lock_guard<std::mutex> lock(db_mu_);
     Statement put(db_->db(),
-                  "INSERT OR REPLACE INTO trees(key, tree, used, elements, symbols) VALUES "
-                  "(?, ?, (SELECT COALESCE(MAX(used), 0) + 1 FROM trees), ?, ?)");
+                  "INSERT OR REPLACE INTO trees(key, tree, used, elements) VALUES "
+                  "(?, ?, (SELECT COALESCE(MAX(used), 0) + 1 FROM trees), ?)");
     if (!put.ok()) return;
     put.Bind(1, write.key).BindBlob(2, tree);
     if (!elements.empty()) {
@@ -220,15 +224,19 @@ class SqliteTreeCache final : public TreeCache {
     } else {
       put.BindNull(3);
     }
-    if (!symbols.empty()) {
-      put.BindBlob(4, symbols);
-    } else {
-      put.BindNull(4);
-    }
     put.Step();
+    // The entry's symbols are its own or none.
+    Statement set(db_->db(), symbols.empty() ? "DELETE FROM symbols WHERE key = ?1"
+                                             : "INSERT OR REPLACE INTO symbols(key, symbols) VALUES (?1, ?2)");
+    if (set.ok()) {
+      set.Bind(1, write.key);
+      if (!symbols.empty()) set.BindBlob(2, symbols);
+      set.Step();
+    }
     // The least recently used beyond kKeepTrees go (found through the index).
     (void)db_->Exec("DELETE FROM trees WHERE used < (SELECT used FROM trees ORDER BY used DESC LIMIT 1 OFFSET " +
                     std::to_string(kKeepTrees - 1) + ")");
+    (void)db_->Exec("DELETE FROM symbols WHERE key NOT IN (SELECT key FROM trees)");
   }
 
   std::mutex db_mu_;

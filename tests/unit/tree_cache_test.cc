@@ -240,7 +240,7 @@ TEST_F(SqliteTreeCacheTest, DamagedEntriesAndNewerSchemasAreNotUsed) {
   ASSERT_TRUE(OpenReplicaTreeCache(replica_)->Lookup("e", &elements).has_value());
   EXPECT_EQ(elements.symbols, kept.symbols);
   // One flipped byte among the symbols: they are made again, the elements stand.
-  Sql("UPDATE trees SET symbols = substr(symbols, 1, 20) || X'ff' || substr(symbols, 22) WHERE key = 'e'");
+  Sql("UPDATE symbols SET symbols = substr(symbols, 1, 20) || X'ff' || substr(symbols, 22) WHERE key = 'e'");
   ASSERT_TRUE(OpenReplicaTreeCache(replica_)->Lookup("e", &elements).has_value());
   EXPECT_EQ(elements.elements, kept.elements);
   EXPECT_TRUE(elements.symbols.empty());
