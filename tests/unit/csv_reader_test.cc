@@ -13,16 +13,23 @@ struct ParsedRow {
   uint64_t line;
 };
 
+// `text` as /f.csv in an in-memory Env of its own, open for reading.
+struct TextFile {
+  std::unique_ptr<Env> env = NewMemEnv();
+  std::unique_ptr<SequentialFile> file;
+  Status Open(const std::string& text) {
+    Status s = WriteFileAtomically(env.get(), "/f.csv", text);
+    return s.ok() ? env->NewSequentialFile("/f.csv", &file) : s;
+  }
+};
+
 // Parses `text` with a tiny buffer too, so that rows straddle refills.
 Result<std::vector<ParsedRow>> ParseAll(const std::string& text, CsvOptions options = {},
                                         size_t buffer = 1 << 16) {
-  auto env = NewMemEnv();
-  Status s = WriteFileAtomically(env.get(), "/f.csv", text);
+  TextFile input;
+  Status s = input.Open(text);
   if (!s.ok()) return s;
-  std::unique_ptr<SequentialFile> file;
-  s = env->NewSequentialFile("/f.csv", &file);
-  if (!s.ok()) return s;
-  CsvReader reader(file.get(), options, "/f.csv", buffer);
+  CsvReader reader(input.file.get(), options, "/f.csv", buffer);
   std::vector<ParsedRow> rows;
   while (true) {
     bool has_row = false;
@@ -174,13 +181,10 @@ struct LeadingRow {
 
 Result<std::vector<LeadingRow>> ReadLeading(const std::string& text, size_t keep,
                                             CsvOptions options = {}, size_t buffer = 1 << 16) {
-  auto env = NewMemEnv();
-  Status s = WriteFileAtomically(env.get(), "/f.csv", text);
+  TextFile input;
+  Status s = input.Open(text);
   if (!s.ok()) return s;
-  std::unique_ptr<SequentialFile> file;
-  s = env->NewSequentialFile("/f.csv", &file);
-  if (!s.ok()) return s;
-  CsvReader reader(file.get(), options, "/f.csv", buffer);
+  CsvReader reader(input.file.get(), options, "/f.csv", buffer);
   std::vector<LeadingRow> rows;
   while (true) {
     bool has_row = false;
