@@ -330,7 +330,7 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
       for (const OwnedRow& row : upserts) drop.insert(row.fields[table.primary_key]);
       // Keys neither dropped by name nor by element, most of B's, are kept
       // on one bit test.
-      KeyHashFilter maybe_dropped;
+      merkle::KeyHashFilter maybe_dropped;
       for (const std::string& key : drop) maybe_dropped.Add(merkle::KeyHash(key));
       for (uint64_t e : drops) maybe_dropped.Add(e);
       DataFile created;
@@ -367,7 +367,7 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
     if (as_cypher && !drops.empty()) return Status::Refused("a bundle with drops cannot be applied as Cypher");
     RowElements elements(table.kind);  // numbered across all of the table's files
     const std::unordered_set<uint64_t> drop_keys = KeyBitsOf(drops, table.kind);
-    KeyHashFilter maybe_dropped;  // asked before drop_keys
+    merkle::KeyHashFilter maybe_dropped;  // asked before drop_keys
     for (uint64_t e : drops) maybe_dropped.Add(e);
     for (const RelConnection& connection : table.connections) {
       DataFile pair_file;

@@ -31,13 +31,6 @@ namespace kuzusync {
 
 // ---- Hashing a replica -------------------------------------------------
 
-// Trees already built, keyed by everything they were built from (the table's
-// shape, the tree shape, and each data file's identity): an unchanged table
-// is not hashed again. With a tree, the table's set-reconciliation elements
-// may be kept too. Implementations are safe for concurrent use. A store may
-// be written after Store returns: lookups through the same cache wait for
-// it, other caches of the replica see it at the latest once this one is
-// destroyed.
 // What set reconciliation needs of a table, kept beside its tree: its rows'
 // elements and, once a session has made them, the first coded symbols of
 // their set (a function of the elements, kept because making them costs a
@@ -47,6 +40,13 @@ struct TableElements {
   std::vector<merkle::CodedSymbol> symbols;  // symbols [0, symbols.size()) of `elements`
 };
 
+// Trees already built, keyed by everything they were built from (the table's
+// shape, the tree shape, and each data file's identity): an unchanged table
+// is not hashed again. With a tree, the table's set-reconciliation elements
+// may be kept too. Implementations are safe for concurrent use. A store may
+// be written after Store returns: lookups through the same cache wait for
+// it, other caches of the replica see it at the latest once this one is
+// destroyed.
 class TreeCache {
  public:
   virtual ~TreeCache() = default;

@@ -1,6 +1,5 @@
 // DuplicateKeyFinder: finds repeated primary keys in one streaming pass with
-// about 4.5 bytes per row. KeyHashFilter: rejects most keys outside a small
-// set before a hash table is asked. Internal to the diff library.
+// about 4.5 bytes per row. Internal to the diff library.
 //
 // Each key's 64-bit hash is split into a partition (top 16 bits) and a
 // 32-bit print stored in that partition's chain of 64-byte blocks; sorting a
@@ -77,25 +76,6 @@ class DuplicateKeyFinder {
   std::deque<Block> blocks_;  // grows without moving: no doubling peak
   std::vector<uint32_t> head_;
   std::vector<uint8_t> fill_;
-};
-
-// A bitmap of the top 20 bits of key hashes (128 KB). A scan that wants the
-// rows of a few thousand keys out of millions asks it first: a bit test
-// where a hash set costs a division and a cache miss per row, with about
-// 0.5% false hits for 5,000 keys. Sketch elements carry their key hash's
-// top bits, so an element may be added in place of its key hash.
-class KeyHashFilter {
- public:
-  KeyHashFilter() : bits_(size_t{1} << (kBits - 6)) {}
-  void Add(uint64_t key_hash) { bits_[Top(key_hash) >> 6] |= uint64_t{1} << (Top(key_hash) & 63); }
-  bool MayContain(uint64_t key_hash) const {
-    return (bits_[Top(key_hash) >> 6] >> (Top(key_hash) & 63) & 1) != 0;
-  }
-
- private:
-  static constexpr int kBits = 20;
-  static uint64_t Top(uint64_t key_hash) { return key_hash >> (64 - kBits); }
-  std::vector<uint64_t> bits_;
 };
 
 }  // namespace kuzusync

@@ -546,7 +546,7 @@ Status ExportRowSource::CollectRowsByElement(const TableSchema& table,
   const std::unordered_set<uint64_t> wanted(elements.begin(), elements.end());
   const uint64_t key_bits = RowElements::KeyBits(table.kind);
   std::unordered_set<uint64_t> wanted_keys;
-  KeyHashFilter maybe;  // asked before the set
+  merkle::KeyHashFilter maybe;  // asked before the set
   for (uint64_t e : elements) {
     wanted_keys.insert(e & key_bits);
     maybe.Add(e);

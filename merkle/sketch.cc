@@ -172,15 +172,15 @@ void SketchDecoder::Classify() const {
   classified_ = found_.size();
   // A bitmap of the found elements' top 20 bits turns most of this side's
   // elements away before the set is asked.
-  std::vector<uint64_t> maybe(uint64_t{1} << 14);
+  KeyHashFilter maybe;
   std::unordered_set<uint64_t> remote;
   for (const SketchEncoder::Entry& e : found_) {
     remote.insert(e.element);
-    maybe[e.element >> 50] |= uint64_t{1} << (e.element >> 44 & 63);
+    maybe.Add(e.element);
   }
   only_local_.clear();
   for (uint64_t e : local_.elements_) {
-    if ((maybe[e >> 50] >> (e >> 44 & 63) & 1) != 0 && remote.erase(e) != 0) only_local_.push_back(e);
+    if (maybe.MayContain(e) && remote.erase(e) != 0) only_local_.push_back(e);
   }
   only_remote_.clear();
   for (const SketchEncoder::Entry& e : found_) {
