@@ -25,7 +25,8 @@ namespace kuzusync {
 constexpr char kManifestMember[] = "MANIFEST";
 
 struct Manifest {
-  static constexpr uint32_t kVersion = 1;
+  // 2 added row_hash; version 1 manifests are read as row_hash 1.
+  static constexpr uint32_t kVersion = 2;
 
   struct Table {
     std::string name;
@@ -42,6 +43,9 @@ struct Manifest {
   };
 
   std::string kind;         // "bundle" or "snapshot"
+  // The row hash format (merkle::kRowHashFormat) its roots were made with:
+  // roots of another format say nothing about a replica hashed now.
+  uint32_t row_hash = 0;
   std::string base_root;    // bundle: the replica root it applies to
   std::string result_root;  // bundle: the root after applying; snapshot: the replica root
   std::vector<std::pair<std::string, std::string>> options;  // e.g. {"deletes", "yes"}

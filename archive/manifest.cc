@@ -91,6 +91,7 @@ std::string Manifest::Serialize() const {
   std::ostringstream out;
   out << kHeader << " " << kVersion << "\n";
   out << "kind " << kind << "\n";
+  out << "row_hash " << row_hash << "\n";
   if (!base_root.empty()) out << "base_root " << base_root << "\n";
   if (!result_root.empty()) out << "result_root " << result_root << "\n";
   for (const auto& [k, v] : options) out << "option " << EscapeName(k) << " " << EscapeName(v) << "\n";
@@ -130,14 +131,17 @@ Result<Manifest> Manifest::Parse(std::string_view text, const std::string& origi
     if (line_no == 1) {
       uint32_t version = 0;
       if (tag != kHeader || !(fields >> version)) return corrupt(1, "not a kuzusync manifest");
-      if (version != kVersion) {
+      if (version != 1 && version != kVersion) {
         return corrupt(1, "format version " + std::to_string(version) + " is not supported");
       }
+      if (version == 1) m.row_hash = 1;
       continue;
     }
     bool ok = true;
     if (tag == "kind") {
       fields >> m.kind;
+    } else if (tag == "row_hash") {
+      if (!(fields >> m.row_hash)) return corrupt(line_no, "bad row_hash line");
     } else if (tag == "base_root") {
       fields >> m.base_root;
     } else if (tag == "result_root") {

@@ -1,6 +1,6 @@
 // Native per-stage cost of `kuzusync hash --threads 1`: scans every table of
 // an export four times, adding one stage each time (parse; key hash and
-// canonical encoding; SHA-256 row digest; Merkle leaf add), best of 5 each.
+// canonical encoding; row digest; Merkle leaf add), best of 5 each.
 // Built and run by bench/hash_stages.sh against the release libraries (not
 // part of the CMake build; bench/CMakeLists.txt is not ours). Mirrors
 // ForEachEncodedRow + HashTable in diff/table_hasher.cc minus the duplicate-key
@@ -22,7 +22,6 @@ int main(int argc, char** argv) {
     for (int rep = 0; rep < 5; ++rep) {
       auto t0 = std::chrono::steady_clock::now();
       rows = 0;
-      merkle::RowHasher hasher;
       std::string enc;
       for (const TableSchema& t : ex->schema.tables) {
         uint64_t bytes = 0;
@@ -38,7 +37,7 @@ int main(int argc, char** argv) {
             if (t.kind == TableKind::kRel) { merkle::AppendField(&enc, f->connection.from, false); merkle::AppendField(&enc, f->connection.to, false); }
             for (size_t i = 0; i < fields.size(); ++i) merkle::AppendField(&enc, fields[i], (*row.is_null)[i] != 0);
             if (mode == 1) { sink += kh + enc.size(); return Status::Ok(); }
-            merkle::RowDigest d = hasher.Digest(enc);
+            merkle::RowDigest d = merkle::DigestRow(enc);
             if (mode == 2) { sink += d[0]; return Status::Ok(); }
             builder.Add(kh, d);
             return Status::Ok();
@@ -50,7 +49,7 @@ int main(int argc, char** argv) {
       double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (s < best) best = s;
     }
-    static const char* names[] = {"parse only (ScanDataFile)", "+ key hash + encode", "+ SHA-256 digest (RowHasher)", "+ tree add (= hash minus dup-key sort)"};
+    static const char* names[] = {"parse only (ScanDataFile)", "+ key hash + encode", "+ row digest (DigestRow)", "+ tree add (= hash minus dup-key sort)"};
     printf("%-40s %.3f s  %6.1f ns/row  rows=%llu (%llu)\n", names[mode], best, best * 1e9 / rows, (unsigned long long)rows, (unsigned long long)(sink & 1));
   }
 }

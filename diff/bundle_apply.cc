@@ -186,7 +186,7 @@ class FileRewriter {
 
   merkle::KeyedDigest Keyed(const RowView& row) {
     encoder_.Encode(row, &encoded_);
-    return {merkle::KeyHash(encoder_.Key(row)), hasher_.Digest(encoded_)};
+    return {merkle::KeyHash(encoder_.Key(row)), merkle::DigestRow(encoded_)};
   }
 
   Status MaybeFlush() {
@@ -201,7 +201,6 @@ class FileRewriter {
   const TableSchema& table_;
   const DataFile& file_;
   RowEncoder encoder_;
-  merkle::RowHasher hasher_;
   std::string encoded_;
   std::string out_path_;
   std::unique_ptr<WritableFile> out_;
@@ -324,7 +323,6 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
       if (as_cypher && !drops.empty()) return Status::Refused("a bundle with drops cannot be applied as Cypher");
       const std::unordered_set<uint64_t> drop_keys = KeyBitsOf(drops, table.kind);
       outcome.touched = true;
-      merkle::RowHasher hasher;
       RowElements elements(table.kind);
       std::string encoded;
       for (const OwnedRow& row : upserts) drop.insert(row.fields[table.primary_key]);
@@ -353,7 +351,7 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
             if (drops.empty()) return false;
             if (drop_keys.count(key_hash & merkle::kNodeSketchKeyBits) == 0) return false;
             encoder.Encode(row.Whole(), &encoded);
-            return drops.count(elements.Next(key_hash, hasher.Digest(encoded))) != 0;
+            return drops.count(elements.Next(key_hash, merkle::DigestRow(encoded))) != 0;
           }));
         }
         if (i == 0) KS_RETURN_IF_ERROR(rewriter.Add(upserts));
@@ -374,12 +372,11 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
       pair_file.table = table.name;
       pair_file.connection = connection;
       RowEncoder encoder(table, pair_file);
-      merkle::RowHasher hasher;
       std::string encoded;
       merkle::RowDigest digest;
       auto digest_of = [&](const RowView& row) {
         encoder.Encode(row, &encoded);
-        digest = hasher.Digest(encoded);
+        digest = merkle::DigestRow(encoded);
         return std::string(digest.begin(), digest.end());
       };
       std::vector<OwnedRow> inserts;
@@ -493,6 +490,19 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
   KS_RETURN_IF_ERROR(env->CreateDir(delta_dir));
   Result<Manifest> manifest = ReadArchiveOfKind(env, bundle_path, delta_dir, "bundle");
   if (!manifest.ok()) return cleanup(manifest.status());
+  // Roots of another row hash format cannot be checked against this
+  // replica's; a forced apply checks none, but drops name rows by element,
+  // which depends on the format too.
+  if (manifest->row_hash != merkle::kRowHashFormat) {
+    bool has_drops = false;
+    for (const Manifest::Member& m : manifest->members) has_drops = has_drops || m.name.ends_with(".drops");
+    if (!options.force || has_drops) {
+      return cleanup(Status::Refused(bundle_path + " was made by a kuzusync with row hash format " +
+                                     std::to_string(manifest->row_hash) + ", this one uses " +
+                                     std::to_string(merkle::kRowHashFormat) +
+                                     ": make the bundle again (or apply it with --force, as upserts)"));
+    }
+  }
 
   ApplyResult result;
   // B's roots: the new version's are these, changed by the rows the rewrite

@@ -129,6 +129,7 @@ Result<Manifest> DeltaBuilder::Finish(const Schema& schema,
 
   Manifest manifest;
   manifest.kind = "bundle";
+  manifest.row_hash = merkle::kRowHashFormat;
   manifest.options.emplace_back("deletes", deletes ? "yes" : "no");
   std::map<std::string, merkle::NodeSummary> result;
   for (const TableSchema& table : schema.tables) {

@@ -333,7 +333,7 @@ class Merger {
     RowEncoder encoder(table, node_file);
     std::string encoded;
     encoder.Encode(row, &encoded);
-    merged->digest = hasher_.Digest(encoded);
+    merged->digest = merkle::DigestRow(encoded);
     *resolved = conflicting.empty();
     return Status::Ok();
   }
@@ -420,7 +420,6 @@ class Merger {
  private:
   const MergeOptions& options_;
   MergeResult* result_;
-  merkle::RowHasher hasher_;
   std::vector<MergeOptions::FirstSeenQuery> wanted_;
   std::map<std::tuple<bool, std::string, std::string, std::string>, int64_t> times_;
 };

@@ -20,6 +20,7 @@ Result<SnapshotStats> PackSnapshot(Env* env, const std::string& dir, const std::
   }
   Manifest manifest;
   manifest.kind = "snapshot";
+  manifest.row_hash = merkle::kRowHashFormat;
   for (const TableSchema& t : export_dir.schema.tables) {
     auto root = roots.find(t.name);
     if (root == roots.end()) return Status::InvalidArgument("no root given for table " + t.name);

@@ -14,7 +14,7 @@
 namespace kuzusync {
 namespace {
 
-constexpr int kSchemaVersion = 5;
+constexpr int kSchemaVersion = 6;
 
 // Each step takes the schema from version i to i + 1.
 const char* const kMigrations[] = {
@@ -57,6 +57,12 @@ const char* const kMigrations[] = {
     // reconciliation made them. A table of their own: sqlite rewrites a
     // whole row to update one column, and a row of trees holds megabytes.
     "CREATE TABLE symbols(key TEXT PRIMARY KEY, symbols BLOB NOT NULL);",
+    // 5 -> 6: row hash format 2. Cached trees, elements and symbols of
+    // format 1 would never be looked up again (their keys name the format).
+    // Roots kept by sync (checkpoints, pending runs, pushes) stay: they are
+    // compared only for equality, and one of format 1 equals no root made
+    // now, so the first sync after the upgrade compares rows instead.
+    "DELETE FROM symbols; DELETE FROM trees;",
 };
 
 std::string NewReplicaId() {

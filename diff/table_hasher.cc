@@ -122,7 +122,7 @@ constexpr double kRacyAgeSeconds = 2.0;
 std::string TreeCacheKey(Env* env, const ExportDir& export_dir, const TableSchema& table,
                          uint64_t leaf_rows, bool just_written) {
   std::string key;
-  merkle::AppendField(&key, "kuzusync-tree-v1", false);
+  merkle::AppendField(&key, "kuzusync-tree-v" + std::to_string(merkle::kRowHashFormat), false);
   merkle::AppendField(&key, table.ddl, false);
   merkle::AppendField(&key, std::to_string(leaf_rows), false);
   for (const DataFile* file : export_dir.FilesOf(table.name)) {
@@ -139,8 +139,7 @@ std::string TreeCacheKey(Env* env, const ExportDir& export_dir, const TableSchem
                                   (file->csv.header ? "h" : "-"), false);
     merkle::AppendField(&key, identity, false);
   }
-  merkle::RowHasher hasher;
-  merkle::RowDigest d = hasher.Digest(key);
+  const merkle::Sha256Digest d = merkle::Sha256(key);
   return merkle::ToHex(d.data(), d.size());
 }
 
@@ -253,10 +252,9 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
   // (key hash, print) of every row, per worker, when elements are wanted.
   std::vector<std::vector<std::pair<uint64_t, uint64_t>>> prints(elements != nullptr ? workers : 0);
   for (int t = 0; t < workers; ++t) builders.emplace_back(build_depth, leaf_rows);
-  auto absorb = [&](int worker, std::string_view key, std::string_view row,
-                    merkle::RowHasher* hasher) {
+  auto absorb = [&](int worker, std::string_view key, std::string_view row) {
     uint64_t key_hash = merkle::KeyHash(key);
-    const merkle::RowDigest digest = hasher->Digest(row);
+    const merkle::RowDigest digest = merkle::DigestRow(row);
     builders[worker].Add(key_hash, digest);
     if (is_node) finders[worker].Add(key_hash);
     if (elements != nullptr) prints[worker].emplace_back(key_hash, merkle::RowPrint(digest));
@@ -265,12 +263,11 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
   std::vector<std::thread> hashers;
   for (int t = 0; t < threads; ++t) {
     hashers.emplace_back([&queue, &absorb, t] {
-      merkle::RowHasher hasher;
       while (auto batch = queue.Pop()) {
         uint32_t begin = 0, key_begin = 0;
         for (size_t i = 0; i < batch->ends.size(); ++i) {
           absorb(t, std::string_view(batch->keys.data() + key_begin, batch->key_ends[i] - key_begin),
-                 std::string_view(batch->encoded.data() + begin, batch->ends[i] - begin), &hasher);
+                 std::string_view(batch->encoded.data() + begin, batch->ends[i] - begin));
           begin = batch->ends[i];
           key_begin = batch->key_ends[i];
         }
@@ -278,7 +275,6 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
       }
     });
   }
-  merkle::RowHasher inline_hasher;
   std::string encoded;
   std::unique_ptr<RowBatch> batch = threads > 0 ? queue.TakeEmpty() : nullptr;
   Status s;
@@ -292,7 +288,7 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
       }
       if (threads == 0) {
         encoder.Encode(row, &encoded);
-        absorb(0, encoder.Key(row), encoded, &inline_hasher);
+        absorb(0, encoder.Key(row), encoded);
         return Status::Ok();
       }
       encoder.EncodeAppend(row, &batch->encoded);
@@ -430,7 +426,6 @@ Status ExportRowSource::CollectPrints(const TableSchema& table, int level,
                                       std::vector<RowPrintCount>* out) {
   std::vector<bool> wanted(size_t{1} << (merkle::kFanoutBits * level));
   for (uint64_t i : indexes) wanted.at(i) = true;
-  merkle::RowHasher hasher;
   std::map<uint64_t, uint64_t> rel_counts;
   std::string encoded;
   KS_RETURN_IF_ERROR(ForEachKeyedRow(env_, *export_, table,
@@ -438,7 +433,7 @@ Status ExportRowSource::CollectPrints(const TableSchema& table, int level,
                                          std::string_view, uint64_t key_hash, const std::string&) {
     if (!wanted[merkle::NodeIndex(key_hash, level)]) return Status::Ok();
     encoder.Encode(row.Whole(), &encoded);
-    uint64_t print = merkle::RowPrint(hasher.Digest(encoded));
+    uint64_t print = merkle::RowPrint(merkle::DigestRow(encoded));
     if (table.kind == TableKind::kNode) {
       out->push_back({print, 1});
     } else {
@@ -475,7 +470,6 @@ void AddRow(const TableSchema& table, const RowEncoder& encoder, const RowView& 
 // Streams every row of `table` with its digest and sketch element.
 template <typename Fn>
 Status ForEachElement(Env* env, const ExportDir& export_dir, const TableSchema& table, Fn&& fn) {
-  merkle::RowHasher hasher;
   RowElements elements(table.kind);
   std::string encoded;
   return ForEachKeyedRow(env, export_dir, table,
@@ -483,7 +477,7 @@ Status ForEachElement(Env* env, const ExportDir& export_dir, const TableSchema& 
                              uint64_t key_hash, const std::string&) {
     const RowView row = reader.Whole();
     encoder.Encode(row, &encoded);
-    const merkle::RowDigest digest = hasher.Digest(encoded);
+    const merkle::RowDigest digest = merkle::DigestRow(encoded);
     return fn(encoder, row, key, digest, elements.Next(key_hash, digest));
   });
 }
@@ -551,7 +545,6 @@ Status ExportRowSource::CollectRowsByElement(const TableSchema& table,
     wanted_keys.insert(e & key_bits);
     maybe.Add(e);
   }
-  merkle::RowHasher hasher;
   RowElements numbering(table.kind);
   std::string encoded;
   return ForEachKeyedRow(env_, *export_, table,
@@ -562,7 +555,7 @@ Status ExportRowSource::CollectRowsByElement(const TableSchema& table,
     }
     const RowView row = reader.Whole();
     encoder.Encode(row, &encoded);
-    const merkle::RowDigest digest = hasher.Digest(encoded);
+    const merkle::RowDigest digest = merkle::DigestRow(encoded);
     if (wanted.count(numbering.Next(key_hash, digest)) != 0) {
       AddRow(table, encoder, row, key, digest, keep_rows, out);
     }
@@ -577,7 +570,6 @@ Status ExportRowSource::CollectRows(const TableSchema& table, int level,
   if (only_prints != nullptr) prints.insert(only_prints->begin(), only_prints->end());
   std::vector<bool> wanted(size_t{1} << (merkle::kFanoutBits * level));
   for (uint64_t i : indexes) wanted.at(i) = true;
-  merkle::RowHasher hasher;
   std::string encoded;
   return ForEachKeyedRow(env_, *export_, table,
                          [&](const RowEncoder& encoder, DataFileReader& reader, std::string_view key,
@@ -585,7 +577,7 @@ Status ExportRowSource::CollectRows(const TableSchema& table, int level,
     if (!wanted[merkle::NodeIndex(key_hash, level)]) return Status::Ok();
     const RowView row = reader.Whole();
     encoder.Encode(row, &encoded);
-    merkle::RowDigest digest = hasher.Digest(encoded);
+    merkle::RowDigest digest = merkle::DigestRow(encoded);
     if (only_prints != nullptr && prints.count(merkle::RowPrint(digest)) == 0) return Status::Ok();
     AddRow(table, encoder, row, key, digest, keep_rows, out);
     return Status::Ok();

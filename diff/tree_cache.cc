@@ -45,8 +45,7 @@ std::string Framed(const char (&magic)[8], uint64_t count, size_t width) {
 }
 
 std::string Checked(std::string framed) {
-  merkle::RowHasher hasher;
-  const merkle::RowDigest digest = hasher.Digest(framed);
+  const merkle::Sha256Digest digest = merkle::Sha256(framed);
   framed.append(reinterpret_cast<const char*>(digest.data()), digest.size());
   return framed;
 }
@@ -57,8 +56,7 @@ std::optional<std::string_view> Records(std::string_view data, const char (&magi
   if (data.size() < 16 + 32 || data.substr(0, 8) != std::string_view(magic, 8)) return std::nullopt;
   *count = GetLe(data.data() + 8, 8);
   if (*count > (data.size() - 48) / width || data.size() != 48 + width * *count) return std::nullopt;
-  merkle::RowHasher hasher;
-  const merkle::RowDigest digest = hasher.Digest(data.substr(0, data.size() - 32));
+  const merkle::Sha256Digest digest = merkle::Sha256(data.substr(0, data.size() - 32));
   if (data.substr(data.size() - 32) != std::string_view(reinterpret_cast<const char*>(digest.data()), 32)) {
     return std::nullopt;
   }

@@ -95,8 +95,7 @@ std::string ReplicaRoot(const Schema& schema,
   }
   std::string all;
   for (const auto& [name, line] : lines) merkle::AppendField(&all, line, false);
-  merkle::RowHasher hasher;
-  merkle::RowDigest d = hasher.Digest(all);
+  const merkle::Sha256Digest d = merkle::Sha256(all);
   return merkle::ToHex(d.data(), d.size());
 }
 

@@ -3,20 +3,19 @@
 // A table's rows are placed in 8^depth leaf buckets by a 64-bit hash of
 // their key (node primary key; rel source-node key), so two replicas' trees
 // line up whatever the row order. Each tree node holds the row count and the
-// lane-wise sum (mod 2^64 per lane) of the SHA-256 digests of the rows under
+// lane-wise sum (mod 2^64 per lane) of the 128-bit digests of the rows under
 // it: a multiset hash, so a node's value does not depend on row order, a
 // parent equals the sum of its children, and trees of different depths can
 // be compared at the shallower depth. See docs/hashing.md for the choice of
 // digest and its threat model, docs/tree-format.md for the file format.
 // Thread-safety: a Tree is immutable once built and may be shared; a
-// RowHasher or TreeBuilder is used by one thread at a time.
+// TreeBuilder is used by one thread at a time.
 
 #ifndef KUZUSYNC_MERKLE_MERKLE_H_
 #define KUZUSYNC_MERKLE_MERKLE_H_
 
 #include <array>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,7 +32,14 @@ constexpr uint64_t kTargetLeafRows = 64;  // local comparisons: few node pairs t
 // row print per row on the wire, a tree level only a few node prints.
 constexpr uint64_t kNetworkLeafRows = 16;
 
-using RowDigest = std::array<uint8_t, 32>;
+// Row hash format 2: XXH3-128 row digests and XXH3-64 key placement (format
+// 1 was SHA-256 and FNV-1a). Trees, roots, elements and symbols of
+// different formats never compare equal: whatever stores or exchanges them
+// names the format.
+constexpr int kRowHashFormat = 2;
+
+constexpr int kDigestLanes = 2;
+using RowDigest = std::array<uint8_t, 8 * kDigestLanes>;
 
 // Canonical, quoting-independent encoding of one field: NULL is the single
 // byte 0; a value of n bytes is varint(n + 1) followed by the bytes. The
@@ -44,23 +50,17 @@ void AppendField(std::string* out, std::string_view value, bool is_null);
 // Not collision resistant and need not be: it only spreads rows.
 uint64_t KeyHash(std::string_view key);
 
-// SHA-256 of a row's canonical encoding. Reuses one OpenSSL context.
-class RowHasher {
- public:
-  RowHasher();
-  ~RowHasher();
-  RowHasher(const RowHasher&) = delete;
-  RowHasher& operator=(const RowHasher&) = delete;
-  RowDigest Digest(std::string_view encoded_row);
+// The digest of a row's canonical encoding (AppendField).
+RowDigest DigestRow(std::string_view encoded_row);
 
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
+// SHA-256, where a check must hold against more than chance or names
+// content for good: tree files, cached blobs, root names.
+using Sha256Digest = std::array<uint8_t, 32>;
+Sha256Digest Sha256(std::string_view data);
 
 struct NodeSummary {
   uint64_t count = 0;
-  std::array<uint64_t, 4> sum{};
+  std::array<uint64_t, kDigestLanes> sum{};
 
   void Add(const RowDigest& digest);
   void Add(const NodeSummary& other);
@@ -70,8 +70,8 @@ struct NodeSummary {
 };
 
 // What the descent compares: a node's row count and a 64-bit print of its
-// summary (a prefix of SummaryHex's SHA-256). Eight bytes on the wire
-// instead of forty; a missed difference (2^-64) is still caught by the
+// summary (XXH3-64 of count and lanes). Eight bytes on the wire
+// instead of 24; a missed difference (2^-64) is still caught by the
 // full root check that every apply makes.
 struct NodePrint {
   uint64_t count = 0;

@@ -10,7 +10,7 @@ namespace kuzusync::merkle {
 namespace {
 
 constexpr char kMagic[8] = {'K', 'S', 'T', 'R', 'E', 'E', '0', '1'};
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;  // 1: four 64-bit lanes (SHA-256 digests)
 
 uint64_t LoadLE64(const uint8_t* p) {
   uint64_t v;
@@ -31,22 +31,22 @@ void PutLE32(std::string* out, uint32_t v) {
 
 void NodeSummary::Add(const RowDigest& digest) {
   ++count;
-  for (int i = 0; i < 4; ++i) sum[i] += LoadLE64(digest.data() + 8 * i);
+  for (int i = 0; i < kDigestLanes; ++i) sum[i] += LoadLE64(digest.data() + 8 * i);
 }
 
 void NodeSummary::Subtract(const RowDigest& digest) {
   --count;
-  for (int i = 0; i < 4; ++i) sum[i] -= LoadLE64(digest.data() + 8 * i);
+  for (int i = 0; i < kDigestLanes; ++i) sum[i] -= LoadLE64(digest.data() + 8 * i);
 }
 
 void NodeSummary::Add(const NodeSummary& other) {
   count += other.count;
-  for (int i = 0; i < 4; ++i) sum[i] += other.sum[i];
+  for (int i = 0; i < kDigestLanes; ++i) sum[i] += other.sum[i];
 }
 
 void NodeSummary::Subtract(const NodeSummary& other) {
   count -= other.count;
-  for (int i = 0; i < 4; ++i) sum[i] -= other.sum[i];
+  for (int i = 0; i < kDigestLanes; ++i) sum[i] -= other.sum[i];
 }
 
 int DepthForRows(uint64_t rows, uint64_t leaf_rows) {
@@ -87,24 +87,18 @@ Tree Tree::Changed(const std::vector<KeyedDigest>& removed, const std::vector<Ke
 
 namespace {
 
-RowDigest SummaryDigest(const NodeSummary& summary) {
+Sha256Digest SummaryDigest(const NodeSummary& summary) {
   std::string encoded;
   PutLE64(&encoded, summary.count);
   for (uint64_t lane : summary.sum) PutLE64(&encoded, lane);
-  thread_local RowHasher hasher;
-  return hasher.Digest(encoded);
+  return Sha256(encoded);
 }
 
 }  // namespace
 
 std::string SummaryHex(const NodeSummary& summary) {
-  RowDigest d = SummaryDigest(summary);
+  Sha256Digest d = SummaryDigest(summary);
   return ToHex(d.data(), d.size());
-}
-
-NodePrint PrintOf(const NodeSummary& summary) {
-  if (summary.count == 0) return {0, 0};  // empty nodes need no hashing
-  return {summary.count, LoadLE64(SummaryDigest(summary).data())};
 }
 
 uint64_t RowPrint(const RowDigest& digest) { return LoadLE64(digest.data()); }
@@ -122,15 +116,14 @@ std::string Tree::Serialize() const {
     PutLE64(&out, leaf.count);
     for (uint64_t lane : leaf.sum) PutLE64(&out, lane);
   }
-  RowHasher hasher;
-  RowDigest check = hasher.Digest(out);
+  Sha256Digest check = Sha256(out);
   out.append(reinterpret_cast<const char*>(check.data()), check.size());
   return out;
 }
 
 Result<Tree> Tree::Deserialize(std::string_view data, const std::string& filename) {
   constexpr size_t kHeader = sizeof(kMagic) + 8;
-  constexpr size_t kLeaf = 40;
+  constexpr size_t kLeaf = 8 + 8 * kDigestLanes;
   constexpr size_t kCheck = 32;
   if (data.size() < kHeader + kCheck || std::memcmp(data.data(), kMagic, sizeof(kMagic)) != 0) {
     return Status::Corrupt("not a kuzusync tree file", filename);
@@ -150,8 +143,7 @@ Result<Tree> Tree::Deserialize(std::string_view data, const std::string& filenam
   if (data.size() != kHeader + leaves * kLeaf + kCheck) {
     return Status::Corrupt("tree file is truncated or too long", filename);
   }
-  RowHasher hasher;
-  RowDigest check = hasher.Digest(data.substr(0, data.size() - kCheck));
+  Sha256Digest check = Sha256(data.substr(0, data.size() - kCheck));
   if (std::memcmp(check.data(), data.data() + data.size() - kCheck, kCheck) != 0) {
     return Status::Corrupt("tree file checksum mismatch", filename);
   }
@@ -159,7 +151,7 @@ Result<Tree> Tree::Deserialize(std::string_view data, const std::string& filenam
   const uint8_t* p = bytes + kHeader;
   for (NodeSummary& leaf : leaf_level) {
     leaf.count = LoadLE64(p);
-    for (int i = 0; i < 4; ++i) leaf.sum[i] = LoadLE64(p + 8 + 8 * i);
+    for (int i = 0; i < kDigestLanes; ++i) leaf.sum[i] = LoadLE64(p + 8 + 8 * i);
     p += kLeaf;
   }
   return FromLeaves(std::move(leaf_level), depth);

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build pkg-config
-          libssl-dev libzstd-dev libarchive-dev libsqlite3-dev libcli11-dev
+          libssl-dev libzstd-dev libarchive-dev libsqlite3-dev libcli11-dev libxxhash-dev
           libgtest-dev libgmock-dev libbenchmark-dev
           openssl openssh-server openssh-client rsync zstd sqlite3)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)

@@ -14,7 +14,7 @@
 
 namespace kuzusync::wire {
 
-constexpr uint32_t kProtocolVersion = 1;
+constexpr uint32_t kProtocolVersion = 2;  // 2: row hash format 2 (merkle::kRowHashFormat)
 constexpr char kMagic[] = "KZSYNC";
 constexpr uint32_t kMaxFrame = 16 << 20;  // a frame larger than this ends the session
 constexpr size_t kChunk = 1 << 20;        // bundle data and row batches travel in chunks

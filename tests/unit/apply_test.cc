@@ -154,6 +154,39 @@ TEST_F(ApplyTest, StaleTargetIsRefusedAndLeftUntouchedUnlessForced) {
   ExpectNoLeftovers();
 }
 
+// A bundle made by a kuzusync of row hash format 1 has roots that mean
+// nothing to this one: refused, B untouched; forced, it applies as upserts.
+TEST_F(ApplyTest, BundleOfAnotherRowHashFormatIsRefusedUnlessForced) {
+  WriteAAndB();
+  ASSERT_TRUE(WriteBundle(env_, "/a", "/b", "/new.kzb", {}).ok());
+  ASSERT_TRUE(env_->CreateDir("/x").ok());
+  auto manifest = ReadArchive(env_, "/new.kzb", "/x");
+  ASSERT_TRUE(manifest.ok()) << manifest.status().ToString();
+  manifest->row_hash = 1;
+  std::vector<ArchiveSource> sources;
+  for (const Manifest::Member& m : manifest->members) sources.push_back({m.name, "/x/" + m.name});
+  ASSERT_TRUE(WriteArchive(env_, "/bundle.kzb", &manifest.value(), sources, {}).ok());
+  ASSERT_TRUE(RemoveTree(env_, "/x").ok());
+  ASSERT_TRUE(env_->RemoveFile("/new.kzb").ok());
+  const auto before = FilesOf("/b");
+
+  auto refused = ApplyBundle(env_, "/bundle.kzb", "/b", {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Status::Code::kRefused);
+  EXPECT_TRUE(Contains(refused.status().message(), "row hash format 1")) << refused.status().ToString();
+  EXPECT_EQ(FilesOf("/b"), before);
+  ExpectNoLeftovers();
+
+  ApplyOptions force;
+  force.force = true;
+  auto forced = ApplyBundle(env_, "/bundle.kzb", "/b", force);
+  ASSERT_TRUE(forced.ok()) << forced.status().ToString();
+  DiffReport report = Diff("/a", "/b");
+  EXPECT_EQ(Table(report, "User").only_in_a, 0u);
+  EXPECT_EQ(Table(report, "User").changed, 0u);
+  ExpectNoLeftovers();
+}
+
 // The rewrite keeps B's rows byte for byte, in B's dialect (header, '|',
 // CRLF, a value spanning lines, no line break at the end), and adds A's
 // rows in that dialect: the result reads as A's rows, and the root it
@@ -455,14 +488,13 @@ TEST_F(ApplyTest, SketchOfAnEmptyTableNeedsNoSymbols) {
 TEST_F(ApplyTest, SketchRefusesADifferenceItCannotSee) {
   std::map<uint64_t, std::string> seen;  // low 24 print bits -> name
   std::string name_a, name_b;
-  merkle::RowHasher hasher;
   for (int i = 0; name_b.empty(); ++i) {
     const std::string name = "n" + std::to_string(i);
     std::string encoded;
     merkle::AppendField(&encoded, "1", false);
     merkle::AppendField(&encoded, name, false);
     merkle::AppendField(&encoded, "30", false);
-    const uint64_t low = merkle::RowPrint(hasher.Digest(encoded)) & 0xffffff;
+    const uint64_t low = merkle::RowPrint(merkle::DigestRow(encoded)) & 0xffffff;
     auto [it, inserted] = seen.emplace(low, name);
     if (!inserted) {
       name_a = it->second;

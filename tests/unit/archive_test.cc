@@ -176,15 +176,32 @@ std::string Rechecksum(const std::string& body) { return body + "sha256 " + Sha2
 TEST(ManifestTest, WrongVersionIsRefusedEvenWithAValidChecksum) {
   std::string text = OddManifest().Serialize();
   std::string body = text.substr(0, text.rfind("sha256 "));
-  ASSERT_EQ(body.rfind("kuzusync-manifest 1\n", 0), 0u);
-  body.replace(0, std::string("kuzusync-manifest 1").size(), "kuzusync-manifest 2");
+  ASSERT_EQ(body.rfind("kuzusync-manifest 2\n", 0), 0u);
+  body.replace(0, std::string("kuzusync-manifest 2").size(), "kuzusync-manifest 3");
   auto parsed = Manifest::Parse(Rechecksum(body), "MANIFEST");
   ASSERT_FALSE(parsed.ok());
-  EXPECT_TRUE(Contains(parsed.status().message(), "version 2")) << parsed.status().ToString();
+  EXPECT_TRUE(Contains(parsed.status().message(), "version 3")) << parsed.status().ToString();
 
   parsed = Manifest::Parse(Rechecksum("not-a-manifest 1\nkind bundle\n"), "MANIFEST");
   ASSERT_FALSE(parsed.ok());
   EXPECT_TRUE(Contains(parsed.status().message(), "not a kuzusync manifest"));
+}
+
+// Bundles and snapshots written before row_hash existed still read, as
+// format 1: a snapshot stays a backup, and a bundle's roots are known to be
+// of another format rather than taken as wrong.
+TEST(ManifestTest, VersionOneReadsAsRowHashOne) {
+  auto old = Manifest::Parse(Rechecksum("kuzusync-manifest 1\nkind snapshot\nresult_root " +
+                                        std::string(64, 'a') + "\n"), "MANIFEST");
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(old->row_hash, 1u);
+  EXPECT_EQ(old->result_root, std::string(64, 'a'));
+
+  Manifest now = OddManifest();
+  now.row_hash = 7;
+  auto parsed = Manifest::Parse(now.Serialize(), "MANIFEST");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->row_hash, 7u);
 }
 
 TEST(ManifestTest, MemberNamesThatAreNotPlainFileNamesAreRefused) {

@@ -1,6 +1,7 @@
 // Tests for the sync state beside a replica: version vectors, checkpoints
 // with their bases, run history, conflicts, first-seen times, and the
-// migration of a version-1 state (tree cache only).
+// migrations of a version-1 state (tree cache only) and a version-5 one
+// (row hash format 1).
 
 #include <gtest/gtest.h>
 
@@ -182,7 +183,7 @@ TEST_F(SyncStateTest, FirstSeenKeepsTheEarliestTime) {
   EXPECT_EQ(state->FirstSeen("User", "2", "d3", 0).value(), 0);  // older than 90 days: pruned
 }
 
-TEST_F(SyncStateTest, AVersionOneStateIsMigratedKeepingItsTrees) {
+TEST_F(SyncStateTest, AVersionOneStateIsMigrated) {
   std::filesystem::create_directory(root_ + "/.replica.kuzusync");
   Sql("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
       "CREATE TABLE trees(key TEXT PRIMARY KEY, tree BLOB NOT NULL, used INTEGER NOT NULL);"
@@ -192,8 +193,31 @@ TEST_F(SyncStateTest, AVersionOneStateIsMigratedKeepingItsTrees) {
   ASSERT_NE(state, nullptr);
   EXPECT_EQ(state->replica_id().size(), 32u);
   EXPECT_TRUE(state->Checkpoints().value().empty());
-  Sql("INSERT INTO trees(key, tree, used) VALUES ('k2', X'00', 2)");  // the old table is still there
-  Sql("SELECT COUNT(*) FROM trees WHERE key = 'k' AND elements IS NULL");  // and has the new column
+  EXPECT_EQ(SqlValue("SELECT value FROM meta WHERE key = 'schema_version'"), 6);
+  // Its tree was of row hash format 1: dropped, and the table has every later column.
+  EXPECT_EQ(SqlValue("SELECT COUNT(*) FROM trees"), 0);
+  Sql("INSERT INTO trees(key, tree, used, elements) VALUES ('k2', X'00', 2, NULL)");
+  EXPECT_EQ(SqlValue("SELECT COUNT(*) FROM symbols"), 0);
+}
+
+// The upgrade to row hash format 2 drops what was cached, keeps what sync
+// knows: a checkpoint's roots of format 1 equal no root made now, so they
+// cost one row comparison, not a wrong answer.
+TEST_F(SyncStateTest, AVersionFiveStateKeepsItsCheckpointsAndDropsItsCaches) {
+  { ASSERT_NE(Open(), nullptr); }
+  Sql("INSERT INTO trees(key, tree, used, elements) VALUES ('k', X'00', 1, X'01');"
+      "INSERT INTO symbols VALUES ('k', X'02');"
+      "INSERT INTO checkpoints VALUES ('hub', 1, 'l', 'r', 's', 0, '', '', 'c', 0);"
+      "UPDATE meta SET value = '5' WHERE key = 'schema_version';");
+  auto state = Open();
+  ASSERT_NE(state, nullptr);
+  EXPECT_EQ(SqlValue("SELECT value FROM meta WHERE key = 'schema_version'"), 6);
+  EXPECT_EQ(SqlValue("SELECT COUNT(*) FROM trees"), 0);
+  EXPECT_EQ(SqlValue("SELECT COUNT(*) FROM symbols"), 0);
+  auto checkpoints = state->Checkpoints();
+  ASSERT_TRUE(checkpoints.ok());
+  ASSERT_EQ(checkpoints->size(), 1u);
+  EXPECT_EQ(checkpoints->front().local_root, "l");
 }
 
 }  // namespace

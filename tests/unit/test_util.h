@@ -39,6 +39,19 @@ class TempReplicaTest : public ::testing::Test {
     ASSERT_EQ(sqlite3_exec(db, statement.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << statement;
     sqlite3_close(db);
   }
+  // The first column of the first row of `query` on that database, as an integer.
+  int64_t SqlValue(const std::string& query) {
+    sqlite3* db = nullptr;
+    sqlite3_stmt* stmt = nullptr;
+    int64_t value = -1;
+    if (sqlite3_open(StateDbPath().c_str(), &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, query.c_str(), -1, &stmt, nullptr) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
+      value = sqlite3_column_int64(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return value;
+  }
 
   std::string root_, replica_;
 };

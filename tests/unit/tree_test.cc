@@ -24,13 +24,12 @@ std::vector<Row> MakeRows(int n) {
 
 Tree Build(const std::vector<Row>& rows, int depth) {
   TreeBuilder builder(depth);
-  RowHasher hasher;
   std::string encoded;
   for (const Row& r : rows) {
     encoded.clear();
     AppendField(&encoded, r.key, false);
     AppendField(&encoded, r.value, false);
-    builder.Add(KeyHash(r.key), hasher.Digest(encoded));
+    builder.Add(KeyHash(r.key), DigestRow(encoded));
   }
   return std::move(builder).Finish();
 }
