@@ -316,11 +316,7 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
   if (elements != nullptr) {
     // Copies of identical rows are numbered in whatever order they came:
     // the set of elements is the same.
-    RowElements numbering(table.kind);
-    elements->clear();
-    for (const auto& worker_prints : prints) {
-      for (const auto& [key_hash, print] : worker_prints) elements->push_back(numbering.Next(key_hash, print));
-    }
+    RowElements::All(table.kind, prints, elements);
   }
   return std::move(builders[0]).Finish();
 }

@@ -6,7 +6,10 @@
 #include <algorithm>
 #include <set>
 
+#include <random>
+
 #include "diff/diff.h"
+#include "diff/row_encoding.h"
 
 namespace kuzusync {
 namespace {
@@ -130,6 +133,38 @@ TEST_F(DiffTest, CopiesOfARelRowAreDistinctElements) {
   uint64_t copies = 0;
   for (const auto& [digest, row] : found.by_digest) copies += row.count;
   EXPECT_EQ(copies, 2u);
+}
+
+// All (hashing's batch numbering) and Next (the row-by-row numbering of
+// every later scan) must give the same set, whatever the order and however
+// rows repeat: copies, prints sharing their top bits, a zero print.
+TEST(RowElementsTest, AllIsTheSetNextGivesRowByRow) {
+  std::mt19937_64 random(7);
+  std::vector<std::pair<uint64_t, uint64_t>> rows;
+  for (int i = 0; i < 200000; ++i) rows.emplace_back(random(), random());
+  for (int i = 0; i < 1000; ++i) rows.push_back(rows[random() % rows.size()]);  // identical rows
+  for (int i = 0; i < 50; ++i) rows.push_back(rows[7]);
+  for (int i = 0; i < 1000; ++i) {  // same top bits, other print
+    const auto& [key_hash, print] = rows[random() % 200000];
+    rows.emplace_back(key_hash, (print & ~uint64_t{0xffff}) | (random() & 0xffff));
+  }
+  for (int i = 0; i < 3; ++i) rows.emplace_back(5, 0);
+  std::shuffle(rows.begin(), rows.end(), random);
+  for (TableKind kind : {TableKind::kNode, TableKind::kRel}) {
+    RowElements numbering(kind);
+    std::vector<uint64_t> one_by_one;
+    for (const auto& [key_hash, print] : rows) one_by_one.push_back(numbering.Next(key_hash, print));
+    std::vector<std::vector<std::pair<uint64_t, uint64_t>>> parts(3);  // as three hashing threads left them
+    for (size_t i = 0; i < rows.size(); ++i) parts[i % 3].push_back(rows[i]);
+    std::vector<uint64_t> all;
+    RowElements::All(kind, parts, &all);
+    std::sort(one_by_one.begin(), one_by_one.end());
+    std::sort(all.begin(), all.end());
+    EXPECT_EQ(all, one_by_one);
+    if (kind == TableKind::kRel) {  // every copy its own element
+      EXPECT_EQ(std::set<uint64_t>(all.begin(), all.end()).size(), all.size());
+    }
+  }
 }
 
 TEST_F(DiffTest, TreesOfDifferentDepthsStillCompareExactly) {
