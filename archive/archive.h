@@ -67,7 +67,10 @@ struct PackOptions {
   // for 78.5 KB, 3 0.01 s for 94.8 KB).
   static constexpr int kSmallHigh = 0;
   int level = 3;
-  int threads = 0;  // zstd worker threads; 0: all cores
+  // zstd worker threads; 0: all cores. Below 8 MiB, where zstd's workers
+  // would not share the work, levels 16 and up compress in one frame a
+  // thread instead (one stream to any reader, about 3% larger, twice as fast).
+  int threads = 0;
 };
 
 struct ArchiveSource {

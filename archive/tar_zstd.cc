@@ -8,7 +8,9 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -20,6 +22,7 @@ namespace {
 
 constexpr size_t kBlock = 1 << 20;
 constexpr uint64_t kMaxManifestBytes = 64 << 20;
+constexpr int kFramesFromLevel = 16;  // btopt and up: 2x the time of level 15
 
 struct ArchiveDeleter {
   void operator()(struct archive* a) const { archive_write_free(a); }
@@ -39,6 +42,60 @@ struct WriteSink {
   uint64_t bytes = 0;
   std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> zstd{ZSTD_createCCtx(), ZSTD_freeCCtx};
   std::string out = std::string(ZSTD_CStreamOutSize(), '\0');
+  // Set: the tar is kept here and compressed at the end, in up to
+  // `max_frames` frames side by side.
+  std::optional<std::string> whole;
+  size_t max_frames = 1;
+
+  bool Write(const void* data, size_t size) {
+    if (whole) {
+      whole->append(static_cast<const char*>(data), size);
+      return true;
+    }
+    return Compress(data, size, ZSTD_e_continue);
+  }
+
+  // Finishes the stream.
+  bool Finish(int level) {
+    if (!whole) return Compress(nullptr, 0, ZSTD_e_end);
+    return CompressInFrames(level);
+  }
+
+  // A small archive at a high level is compressed by one frame a core
+  // (zstd's own workers start a job per 512 KB or more, so they would not
+  // share it): frames concatenate into one stream that any zstd reader
+  // reads whole. Each frame loses the matches the others hold (a 407 KB
+  // LDBC bundle at level 17: 98.0 KB in one frame, 100.6 KB in two) and
+  // the time halves (0.065 s to 0.033 s).
+  bool CompressInFrames(int level) {
+    const size_t frames = std::clamp<size_t>(whole->size() / kMinFrameInput, 1, max_frames);
+    const size_t each = (whole->size() + frames - 1) / frames;
+    std::vector<std::string> compressed(frames);
+    std::vector<size_t> results(frames);
+    auto compress = [&](size_t i) {
+      const size_t begin = std::min(whole->size(), i * each);
+      const size_t size = std::min(whole->size() - begin, each);
+      std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx{ZSTD_createCCtx(), ZSTD_freeCCtx};
+      ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, level);
+      compressed[i].resize(ZSTD_compressBound(size));
+      results[i] = ZSTD_compress2(cctx.get(), compressed[i].data(), compressed[i].size(), whole->data() + begin, size);
+    };
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < frames; ++i) threads.emplace_back(compress, i);
+    compress(0);
+    for (std::thread& t : threads) t.join();
+    for (size_t i = 0; i < frames; ++i) {
+      if (ZSTD_isError(results[i])) {
+        status = Status::IoError(std::string("zstd: ") + ZSTD_getErrorName(results[i]));
+        return false;
+      }
+      status = file->Append(std::string_view(compressed[i].data(), results[i]));
+      if (!status.ok()) return false;
+      bytes += results[i];
+    }
+    return true;
+  }
+  static constexpr size_t kMinFrameInput = 128 << 10;
 
   // Feeds `data` through the compressor; `end` finishes the frame.
   bool Compress(const void* data, size_t size, ZSTD_EndDirective mode) {
@@ -62,7 +119,7 @@ struct WriteSink {
 
 la_ssize_t WriteCallback(struct archive*, void* client, const void* buffer, size_t length) {
   auto* sink = static_cast<WriteSink*>(client);
-  if (!sink->Compress(buffer, length, ZSTD_e_continue)) return -1;
+  if (!sink->Write(buffer, length)) return -1;
   return static_cast<la_ssize_t>(length);
 }
 
@@ -148,6 +205,15 @@ Status WriteArchive(Env* env, const std::string& archive_path, Manifest* manifes
                          static_cast<int>(std::min<uint64_t>(input, INT32_MAX)));
   // Without zstd's multithreading built in, one thread compresses.
   if (threads > 0) ZSTD_CCtx_setParameter(sink.zstd.get(), ZSTD_c_nbWorkers, threads);
+  // Where zstd's workers would not share the work: the levels whose parsers
+  // cost more than the rest of making a bundle.
+  const int cores = options.threads > 0 ? options.threads
+                                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads == 0 && cores > 1 && options.level >= kFramesFromLevel && input >= 2 * WriteSink::kMinFrameInput) {
+    sink.whole.emplace();
+    sink.whole->reserve(input);
+    sink.max_frames = static_cast<size_t>(cores);
+  }
   std::unique_ptr<struct archive, ArchiveDeleter> a(archive_write_new());
   archive_write_set_format_pax_restricted(a.get());
   archive_write_set_bytes_in_last_block(a.get(), 1);
@@ -187,7 +253,7 @@ Status WriteArchive(Env* env, const std::string& archive_path, Manifest* manifes
   if (s.ok() && archive_write_close(a.get()) != ARCHIVE_OK) {
     s = sink.status.ok() ? ArchiveError(a.get(), archive_path, "cannot finish archive") : sink.status;
   }
-  if (s.ok() && !sink.Compress(nullptr, 0, ZSTD_e_end)) s = sink.status;
+  if (s.ok() && !sink.Finish(options.level)) s = sink.status;
   if (!s.ok()) return fail(s);
   a.reset();
   s = out->Sync();

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <thread>
+
+#include <zstd.h>
 
 #include "archive/archive.h"
 
@@ -293,6 +296,32 @@ TEST_F(ArchiveTest, WriteThenReadGivesIdenticalFiles) {
   std::vector<DirEntry> entries;
   ASSERT_TRUE(env_->ListDir("/dest", &entries).ok());
   EXPECT_EQ(entries.size(), 3u);
+}
+
+// A small archive at a high level is compressed in frames side by side:
+// it reads back the same, and an archive cut where a frame ends (a clean
+// end of a zstd frame, mid-tar) is still refused.
+TEST_F(ArchiveTest, HighLevelArchiveInSeveralFramesReadsWhole) {
+  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "one core: one frame";
+  std::string rows;
+  for (int i = 0; i < 60000; ++i) rows += std::to_string(int64_t{i} * 2654435761 % 1000003) + ",name" + std::to_string(i % 97) + "\n";
+  ASSERT_TRUE(WriteFileAtomically(env_.get(), "/src/rows.csv", rows).ok());
+  Manifest manifest = OddManifest();
+  PackOptions high;
+  high.level = 17;
+  ASSERT_TRUE(WriteArchive(env_.get(), "/in/archive.tar.zst", &manifest, {{"rows.csv", "/src/rows.csv"}}, high).ok());
+  const std::string whole = Slurp("/in/archive.tar.zst");
+  const size_t first = ZSTD_findFrameCompressedSize(whole.data(), whole.size());
+  ASSERT_FALSE(ZSTD_isError(first));
+  ASSERT_LT(first, whole.size()) << "one frame";
+
+  ASSERT_TRUE(env_->CreateDir("/out").ok());
+  auto read = ReadArchive(env_.get(), "/in/archive.tar.zst", "/out");
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(Slurp("/out/rows.csv"), rows);
+
+  env_ = NewMemEnv();
+  ExpectRefused(whole.substr(0, first), "truncated");
 }
 
 TEST_F(ArchiveTest, ParentDirectoryMemberIsRefused) {
