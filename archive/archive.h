@@ -71,6 +71,9 @@ struct PackOptions {
   // would not share the work, levels 16 and up compress in one frame a
   // thread instead (one stream to any reader, about 3% larger, twice as fast).
   int threads = 0;
+  // A file that lives only until it is sent (a push's bundle): published
+  // by rename, but not synced, since no crash can leave anyone reading it.
+  bool scratch = false;
 };
 
 struct ArchiveSource {
@@ -87,9 +90,11 @@ Status WriteArchive(Env* env, const std::string& archive_path, Manifest* manifes
 
 // Reads archive_path and checks it completely. When dest_dir is non-empty
 // (an existing, empty directory), each member is also written there under
-// its name; on any error the caller must discard dest_dir.
+// its name, and synced unless `scratch` (a directory no crash can leave
+// anyone reading: an apply's, rebuilt from the bundle by every run); on any
+// error the caller must discard dest_dir.
 Result<Manifest> ReadArchive(Env* env, const std::string& archive_path,
-                             const std::string& dest_dir);
+                             const std::string& dest_dir, bool scratch = false);
 
 // Hex SHA-256 of a whole file, read through env.
 Result<std::string> Sha256File(Env* env, const std::string& path);

@@ -256,16 +256,18 @@ Status WriteArchive(Env* env, const std::string& archive_path, Manifest* manifes
   if (s.ok() && !sink.Finish(options.level)) s = sink.status;
   if (!s.ok()) return fail(s);
   a.reset();
-  s = out->Sync();
+  if (!options.scratch) s = out->Sync();
   if (s.ok()) s = out->Close();
   if (s.ok()) s = env->Rename(temp, archive_path);
   if (!s.ok()) return fail(s);
   if (archive_bytes != nullptr) *archive_bytes = sink.bytes;
+  if (options.scratch) return Status::Ok();
   size_t slash = archive_path.rfind('/');
   return env->SyncDir(slash == std::string::npos ? "." : archive_path.substr(0, slash == 0 ? 1 : slash));
 }
 
-Result<Manifest> ReadArchive(Env* env, const std::string& archive_path, const std::string& dest_dir) {
+Result<Manifest> ReadArchive(Env* env, const std::string& archive_path, const std::string& dest_dir,
+                             bool scratch) {
   std::unique_ptr<SequentialFile> in;
   KS_RETURN_IF_ERROR(env->NewSequentialFile(archive_path, &in));
   ReadSource source{in.get(), std::string(kBlock, '\0'), Status::Ok()};
@@ -351,7 +353,7 @@ Result<Manifest> ReadArchive(Env* env, const std::string& archive_path, const st
       return Status::Corrupt("member '" + name + "' is damaged (SHA-256 mismatch)", archive_path);
     }
     if (out) {
-      KS_RETURN_IF_ERROR(out->Sync());
+      if (!scratch) KS_RETURN_IF_ERROR(out->Sync());
       KS_RETURN_IF_ERROR(out->Close());
     }
   }

@@ -479,8 +479,12 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
   // next run removes them first.
   const std::string staging = BesideReplica(dir_b, ".kuzusync-new");
   const std::string delta_dir = BesideReplica(dir_b, ".kuzusync-bundle");
+  // In the state directory, where listings of B's neighbours do not look.
+  const std::string state_dir = BesideReplica(dir_b, ".kuzusync");
+  const std::string old_version = JoinPath(state_dir, "old-version");
   KS_RETURN_IF_ERROR(RemoveTree(env, staging));
   KS_RETURN_IF_ERROR(RemoveTree(env, delta_dir));
+  KS_RETURN_IF_ERROR(RemoveTree(env, old_version));
 
   auto cleanup = [&](Status s) -> Status {
     (void)RemoveTree(env, staging);
@@ -488,7 +492,7 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
     return s;
   };
   KS_RETURN_IF_ERROR(env->CreateDir(delta_dir));
-  Result<Manifest> manifest = ReadArchiveOfKind(env, bundle_path, delta_dir, "bundle");
+  Result<Manifest> manifest = ReadArchiveOfKind(env, bundle_path, delta_dir, "bundle", /*scratch=*/true);
   if (!manifest.ok()) return cleanup(manifest.status());
   // Roots of another row hash format cannot be checked against this
   // replica's; a forced apply checks none, but drops name rows by element,
@@ -571,8 +575,19 @@ Result<ApplyResult> ApplyBundle(Env* env, const std::string& bundle_path, const 
   if (!s.ok()) return cleanup(s);
   result.root = new_root.value();
   result.changes = std::move(changes);
-  KS_RETURN_IF_ERROR(cleanup(Status::Ok()));  // staging now holds the old version
+  // staging now holds the old version.
+  FileType state_type;
+  uint64_t ignored;
+  if (options.defer_removal && env->Stat(state_dir, &state_type, &ignored).ok() &&
+      state_type == FileType::kDirectory && env->Rename(staging, old_version).ok()) {
+    result.old_version = old_version;
+  }
+  KS_RETURN_IF_ERROR(cleanup(Status::Ok()));
   return result;
+}
+
+void RemoveOldVersion(Env* env, const ApplyResult& applied) {
+  if (!applied.old_version.empty()) (void)RemoveTree(env, applied.old_version);
 }
 
 void KeepTreesOfNewVersion(Env* env, const std::string& dir_b, const LocalReplica& old,

@@ -14,8 +14,9 @@ namespace kuzusync {
 
 // ReadArchive, refusing an archive of another kind ("bundle", "snapshot").
 inline Result<Manifest> ReadArchiveOfKind(Env* env, const std::string& archive_path,
-                                          const std::string& dest_dir, const std::string& kind) {
-  KS_ASSIGN_OR_RETURN(Manifest manifest, ReadArchive(env, archive_path, dest_dir));
+                                          const std::string& dest_dir, const std::string& kind,
+                                          bool scratch = false) {
+  KS_ASSIGN_OR_RETURN(Manifest manifest, ReadArchive(env, archive_path, dest_dir, scratch));
   if (manifest.kind != kind) {
     return Status::InvalidArgument(archive_path + " is a " + manifest.kind + ", not a " + kind);
   }

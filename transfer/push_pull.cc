@@ -67,6 +67,7 @@ Result<TransferReport> Transfer(Env* env, const std::string& from, const std::st
   bundle.deletes = options.deletes;
   bundle.pack = options.pack;
   bundle.pack.level = PackOptions::kSmallHigh;
+  bundle.pack.scratch = true;  // sent, then removed
   bundle.threads = options.threads;
   DiffReport diff;
   auto write_bundle = [&]() -> Result<Manifest> {

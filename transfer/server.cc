@@ -390,6 +390,7 @@ class Session {
     BundleOptions bundle;
     bundle.deletes = deletes != 0;
     bundle.pack.level = PackOptions::kSmallHigh;
+    bundle.pack.scratch = true;  // sent, then removed
     bundle.threads = options_.threads;
     DiffReport report;
     Result<Manifest> manifest =
@@ -509,8 +510,8 @@ class Session {
       if (!s.ok()) return discard(s);
     }
     if (received != size) return discard(Status::Corrupt("protocol: bundle is shorter than announced"));
-    Status s = file->Sync();
-    if (s.ok()) s = file->Close();
+    // Not synced: it lives only as long as this apply.
+    Status s = file->Close();
     if (!s.ok()) return discard(s);
     ApplyOptions apply;
     apply.threads = options_.threads;
@@ -519,6 +520,7 @@ class Session {
     // it still holds, so the replica is as it was then (the lock is what
     // keeps it so: a writer that ignores it is not seen).
     if (replica_ != nullptr && all_tables_) apply.target = replica_.get();
+    apply.defer_removal = true;
     Result<ApplyResult> result = ApplyBundle(options_.env, incoming, dir_, apply);
     (void)discard(Status::Ok());
     sketches_.reset();
@@ -529,7 +531,9 @@ class Session {
     if (!state_update.empty()) KS_RETURN_IF_ERROR(SaveState(state_update));
     Encoder e;
     e.Varint(result->already_applied ? 1 : 0).Bytes(result->root);
-    KS_RETURN_IF_ERROR(ch_->Send(Msg::kApplied, e.str()));
+    Status answered = ch_->Send(Msg::kApplied, e.str());
+    RemoveOldVersion(options_.env, result.value());
+    KS_RETURN_IF_ERROR(answered);
     if (apply.target != nullptr && apply.cache != nullptr) {
       KeepTreesOfNewVersion(options_.env, dir_, *before, result.value(), apply.cache);
     }

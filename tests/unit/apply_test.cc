@@ -154,6 +154,41 @@ TEST_F(ApplyTest, StaleTargetIsRefusedAndLeftUntouchedUnlessForced) {
   ExpectNoLeftovers();
 }
 
+// A served apply answers before it removes B's old version: the old
+// version waits in B's state directory, out of B's neighbours' way, and
+// goes with RemoveOldVersion, or with the next apply if the process died.
+TEST_F(ApplyTest, DeferredRemovalLeavesTheOldVersionInTheStateDirectory) {
+  WriteAAndB();
+  const auto old_files = FilesOf("/b");
+  ASSERT_TRUE(env_->CreateDir("/.b.kuzusync").ok());
+  ASSERT_TRUE(WriteBundle(env_, "/a", "/b", "/bundle.kzb", {}).ok());
+  ApplyOptions deferred;
+  deferred.defer_removal = true;
+  auto applied = ApplyBundle(env_, "/bundle.kzb", "/b", deferred);
+  ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  EXPECT_TRUE(Diff("/a", "/b").identical);
+  ASSERT_EQ(applied->old_version, "/.b.kuzusync/old-version");
+  EXPECT_EQ(FilesOf(applied->old_version), old_files);
+  std::vector<DirEntry> top;
+  ASSERT_TRUE(env_->ListDir("/", &top).ok());
+  for (const DirEntry& e : top) {
+    EXPECT_TRUE(e.name == "a" || e.name == "b" || e.name == "bundle.kzb" || e.name == ".b.kuzusync") << e.name;
+  }
+  RemoveOldVersion(env_, applied.value());
+  FileType type;
+  uint64_t size;
+  EXPECT_EQ(env_->Stat(applied->old_version, &type, &size).code(), Status::Code::kNotFound);
+
+  // A process that died before removing it: the next apply does.
+  WriteAAndB();
+  ASSERT_TRUE(env_->CreateDir("/.b.kuzusync/old-version").ok());
+  ASSERT_TRUE(WriteFileAtomically(env_, "/.b.kuzusync/old-version/User.csv", "stale\n").ok());
+  auto again = ApplyBundle(env_, "/bundle.kzb", "/b", {});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->old_version.empty());
+  EXPECT_EQ(env_->Stat("/.b.kuzusync/old-version", &type, &size).code(), Status::Code::kNotFound);
+}
+
 // A bundle made by a kuzusync of row hash format 1 has roots that mean
 // nothing to this one: refused, B untouched; forced, it applies as upserts.
 TEST_F(ApplyTest, BundleOfAnotherRowHashFormatIsRefusedUnlessForced) {
