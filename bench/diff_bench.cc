@@ -53,7 +53,7 @@ BENCHMARK(BM_DiffNodeTable)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond
 
 void BM_RowDigest(benchmark::State& state) {
   std::string row(static_cast<size_t>(state.range(0)), 'x');
-  for (auto _ : state) benchmark::DoNotOptimize(merkle::DigestRow(row));
+  for (auto _ : state) benchmark::DoNotOptimize(merkle::DigestRow(row, 0));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
 }
 BENCHMARK(BM_RowDigest)->Arg(64)->Arg(128)->Arg(1024);

@@ -185,8 +185,7 @@ class FileRewriter {
   }
 
   merkle::KeyedDigest Keyed(const RowView& row) {
-    encoder_.Encode(row, &encoded_);
-    return {merkle::KeyHash(encoder_.Key(row)), merkle::DigestRow(encoded_)};
+    return {merkle::KeyHash(encoder_.Key(row)), encoder_.Digest(row)};
   }
 
   Status MaybeFlush() {
@@ -201,7 +200,6 @@ class FileRewriter {
   const TableSchema& table_;
   const DataFile& file_;
   RowEncoder encoder_;
-  std::string encoded_;
   std::string out_path_;
   std::unique_ptr<WritableFile> out_;
   std::string buffer_;
@@ -324,7 +322,6 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
       const std::unordered_set<uint64_t> drop_keys = KeyBitsOf(drops, table.kind);
       outcome.touched = true;
       RowElements elements(table.kind);
-      std::string encoded;
       for (const OwnedRow& row : upserts) drop.insert(row.fields[table.primary_key]);
       // Keys neither dropped by name nor by element, most of B's, are kept
       // on one bit test.
@@ -350,8 +347,7 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
             if (drop.count(row.field(key)) != 0) return true;
             if (drops.empty()) return false;
             if (drop_keys.count(key_hash & merkle::kNodeSketchKeyBits) == 0) return false;
-            encoder.Encode(row.Whole(), &encoded);
-            return drops.count(elements.Next(key_hash, merkle::DigestRow(encoded))) != 0;
+            return drops.count(elements.Next(key_hash, encoder.Digest(row))) != 0;
           }));
         }
         if (i == 0) KS_RETURN_IF_ERROR(rewriter.Add(upserts));
@@ -371,12 +367,12 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
       DataFile pair_file;
       pair_file.table = table.name;
       pair_file.connection = connection;
+      // Rows of this pair in any of its files, parsed (the files' dialects
+      // may differ from pair_file's).
       RowEncoder encoder(table, pair_file);
-      std::string encoded;
       merkle::RowDigest digest;
       auto digest_of = [&](const RowView& row) {
-        encoder.Encode(row, &encoded);
-        digest = merkle::DigestRow(encoded);
+        digest = encoder.Digest(row);
         return std::string(digest.begin(), digest.end());
       };
       std::vector<OwnedRow> inserts;

@@ -331,9 +331,7 @@ class Merger {
     AppendCsvRow(&merged->csv, row, CsvOptions{});
     DataFile node_file;
     RowEncoder encoder(table, node_file);
-    std::string encoded;
-    encoder.Encode(row, &encoded);
-    merged->digest = merkle::DigestRow(encoded);
+    merged->digest = encoder.Digest(row);
     *resolved = conflicting.empty();
     return Status::Ok();
   }

@@ -1,5 +1,6 @@
 // RowEncoder: the one place that turns a CSV row of a table into what the
-// tree hashes: its key (placement) and its canonical encoding (identity).
+// tree hashes: its key (placement) and the digest of its canonical text
+// (identity).
 // Internal to the diff library.
 
 #ifndef KUZUSYNC_DIFF_ROW_ENCODING_H_
@@ -18,7 +19,12 @@ namespace kuzusync {
 
 class RowEncoder {
  public:
-  RowEncoder(const TableSchema& table, const DataFile& file) : table_(table), file_(file) {}
+  RowEncoder(const TableSchema& table, const DataFile& file)
+      : table_(table),
+        file_(file),
+        // Rel rows of different (from, to) pairs may agree on every field.
+        seed_(table.kind == TableKind::kRel ? merkle::RowSeed(file.connection.from, file.connection.to) : 0),
+        kuzu_dialect_(file.csv.delimiter == ',' && file.csv.quote == '"' && file.csv.escape == '"') {}
 
   // Node rows: the primary key. Rel rows: the source node's key, so that a
   // node's outgoing edges land in the same bucket index as the node.
@@ -29,22 +35,33 @@ class RowEncoder {
     return (*row.is_null)[table_.kind == TableKind::kNode ? table_.primary_key : 0] != 0;
   }
 
-  // Canonical encoding: rel rows are prefixed by their FROM and TO table
-  // names, because a rel table with several FROM/TO pairs holds rows that
-  // agree on keys but connect different tables.
-  void Encode(const RowView& row, std::string* out) const {
-    out->clear();
-    EncodeAppend(row, out);
-  }
-
+  // Appends the row's canonical text (merkle::AppendCanonicalField).
   void EncodeAppend(const RowView& row, std::string* out) const {
-    if (table_.kind == TableKind::kRel) {
-      merkle::AppendField(out, file_.connection.from, false);
-      merkle::AppendField(out, file_.connection.to, false);
-    }
     const auto& fields = *row.fields;
     const auto& nulls = *row.is_null;
-    for (size_t i = 0; i < fields.size(); ++i) merkle::AppendField(out, fields[i], nulls[i] != 0);
+    for (size_t i = 0; i < fields.size(); ++i) {
+      if (i > 0) out->push_back(',');
+      merkle::AppendCanonicalField(out, fields[i], nulls[i] != 0);
+    }
+  }
+  // The canonical text of the reader's current row: its own bytes when it
+  // is unquoted and in Kuzu's dialect (most rows: nothing is parsed past
+  // the leading fields), else made from its fields. Valid until the next
+  // call or row.
+  std::string_view Text(DataFileReader& row) const {
+    if (kuzu_dialect_ && !row.quoted()) return row.line_text();
+    scratch_.clear();
+    EncodeAppend(row.Whole(), &scratch_);
+    return scratch_;
+  }
+
+  merkle::RowDigest DigestOfText(std::string_view text) const { return merkle::DigestRow(text, seed_); }
+  uint64_t seed() const { return seed_; }  // what DigestOfText hashes with
+  merkle::RowDigest Digest(DataFileReader& row) const { return DigestOfText(Text(row)); }
+  merkle::RowDigest Digest(const RowView& row) const {
+    scratch_.clear();
+    EncodeAppend(row, &scratch_);
+    return DigestOfText(scratch_);
   }
 
   const RelConnection& connection() const { return file_.connection; }
@@ -55,6 +72,9 @@ class RowEncoder {
  private:
   const TableSchema& table_;
   const DataFile& file_;
+  uint64_t seed_;
+  bool kuzu_dialect_;
+  mutable std::string scratch_;
 };
 
 // The set-reconciliation element of each row of one table, in scan order:

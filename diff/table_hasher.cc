@@ -159,9 +159,10 @@ uint64_t SampledRowBytes(Env* env, const ExportDir& export_dir, const TableSchem
   return std::max<uint64_t>(16, got / std::max<size_t>(lines, 1));
 }
 
-// Rows parsed and encoded by the reading thread, waiting to be hashed.
+// Rows read by the reading thread, waiting to be hashed: rows of one file.
 struct RowBatch {
-  std::string encoded;         // canonical encodings, back to back
+  uint64_t seed = 0;           // the file's RowEncoder::seed()
+  std::string encoded;         // canonical texts, back to back
   std::vector<uint32_t> ends;  // end offset of each row in `encoded`
   std::string keys;            // each row's key (placement), back to back
   std::vector<uint32_t> key_ends;
@@ -252,9 +253,8 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
   // (key hash, print) of every row, per worker, when elements are wanted.
   std::vector<std::vector<std::pair<uint64_t, uint64_t>>> prints(elements != nullptr ? workers : 0);
   for (int t = 0; t < workers; ++t) builders.emplace_back(build_depth, leaf_rows);
-  auto absorb = [&](int worker, std::string_view key, std::string_view row) {
+  auto absorb = [&](int worker, std::string_view key, const merkle::RowDigest& digest) {
     uint64_t key_hash = merkle::KeyHash(key);
-    const merkle::RowDigest digest = merkle::DigestRow(row);
     builders[worker].Add(key_hash, digest);
     if (is_node) finders[worker].Add(key_hash);
     if (elements != nullptr) prints[worker].emplace_back(key_hash, merkle::RowPrint(digest));
@@ -267,7 +267,8 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
         uint32_t begin = 0, key_begin = 0;
         for (size_t i = 0; i < batch->ends.size(); ++i) {
           absorb(t, std::string_view(batch->keys.data() + key_begin, batch->key_ends[i] - key_begin),
-                 std::string_view(batch->encoded.data() + begin, batch->ends[i] - begin));
+                 merkle::DigestRow(std::string_view(batch->encoded.data() + begin, batch->ends[i] - begin),
+                                   batch->seed));
           begin = batch->ends[i];
           key_begin = batch->key_ends[i];
         }
@@ -275,35 +276,44 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
       }
     });
   }
-  std::string encoded;
-  std::unique_ptr<RowBatch> batch = threads > 0 ? queue.TakeEmpty() : nullptr;
+  // Rows are parsed only up to their key: most are their own canonical text.
+  const size_t key_field = is_node ? table.primary_key : 0;
+  std::unique_ptr<RowBatch> batch;
   Status s;
   for (const DataFile* file : export_dir.FilesOf(table.name)) {
     RowEncoder encoder(table, *file);
-    const std::string path = export_dir.PathOf(*file);
-    s = ScanDataFile(env, export_dir, *file, table.FieldCount(), [&](const RowView& row) -> Status {
-      if (encoder.KeyIsNull(row)) {
-        return Status::Corrupt(is_node ? "primary key is NULL" : "source node key is NULL", path,
-                               row.line);
+    DataFileReader row;
+    s = row.Open(env, export_dir, *file, table.FieldCount(), key_field + 1);
+    if (threads > 0) {
+      batch = queue.TakeEmpty();
+      batch->seed = encoder.seed();
+    }
+    while (s.ok()) {
+      bool has_row = false;
+      s = row.Next(&has_row);
+      if (!s.ok() || !has_row) break;
+      if (row.is_null(key_field)) {
+        s = Status::Corrupt(is_node ? "primary key is NULL" : "source node key is NULL", row.path(), row.line());
+        break;
       }
       if (threads == 0) {
-        encoder.Encode(row, &encoded);
-        absorb(0, encoder.Key(row), encoded);
-        return Status::Ok();
+        absorb(0, row.field(key_field), encoder.Digest(row));
+        continue;
       }
-      encoder.EncodeAppend(row, &batch->encoded);
+      batch->encoded.append(encoder.Text(row));
       batch->ends.push_back(static_cast<uint32_t>(batch->encoded.size()));
-      batch->keys.append(encoder.Key(row));
+      batch->keys.append(row.field(key_field));
       batch->key_ends.push_back(static_cast<uint32_t>(batch->keys.size()));
       if (batch->ends.size() >= kBatchRows) {
         queue.Push(std::move(batch));
         batch = queue.TakeEmpty();
+        batch->seed = encoder.seed();
       }
-      return Status::Ok();
-    });
+    }
+    if (batch && !batch->ends.empty()) queue.Push(std::move(batch));
+    batch.reset();
     if (!s.ok()) break;
   }
-  if (batch && !batch->ends.empty()) queue.Push(std::move(batch));
   queue.Close();
   for (std::thread& t : hashers) t.join();
   KS_RETURN_IF_ERROR(s);
@@ -423,13 +433,11 @@ Status ExportRowSource::CollectPrints(const TableSchema& table, int level,
   std::vector<bool> wanted(size_t{1} << (merkle::kFanoutBits * level));
   for (uint64_t i : indexes) wanted.at(i) = true;
   std::map<uint64_t, uint64_t> rel_counts;
-  std::string encoded;
   KS_RETURN_IF_ERROR(ForEachKeyedRow(env_, *export_, table,
                                      [&](const RowEncoder& encoder, DataFileReader& row,
                                          std::string_view, uint64_t key_hash, const std::string&) {
     if (!wanted[merkle::NodeIndex(key_hash, level)]) return Status::Ok();
-    encoder.Encode(row.Whole(), &encoded);
-    uint64_t print = merkle::RowPrint(merkle::DigestRow(encoded));
+    uint64_t print = merkle::RowPrint(encoder.Digest(row));
     if (table.kind == TableKind::kNode) {
       out->push_back({print, 1});
     } else {
@@ -467,14 +475,11 @@ void AddRow(const TableSchema& table, const RowEncoder& encoder, const RowView& 
 template <typename Fn>
 Status ForEachElement(Env* env, const ExportDir& export_dir, const TableSchema& table, Fn&& fn) {
   RowElements elements(table.kind);
-  std::string encoded;
   return ForEachKeyedRow(env, export_dir, table,
                          [&](const RowEncoder& encoder, DataFileReader& reader, std::string_view key,
                              uint64_t key_hash, const std::string&) {
-    const RowView row = reader.Whole();
-    encoder.Encode(row, &encoded);
-    const merkle::RowDigest digest = merkle::DigestRow(encoded);
-    return fn(encoder, row, key, digest, elements.Next(key_hash, digest));
+    const merkle::RowDigest digest = encoder.Digest(reader);
+    return fn(encoder, reader, key, digest, elements.Next(key_hash, digest));
   });
 }
 
@@ -516,7 +521,7 @@ Status ExportRowSource::CollectElements(const TableSchema& table, std::vector<ui
     return Status::Ok();
   }
   return ForEachElement(env_, *export_, table,
-                        [&](const RowEncoder&, const RowView&, std::string_view,
+                        [&](const RowEncoder&, DataFileReader&, std::string_view,
                             const merkle::RowDigest&, uint64_t element) {
     out->push_back(element);
     return Status::Ok();
@@ -542,18 +547,15 @@ Status ExportRowSource::CollectRowsByElement(const TableSchema& table,
     maybe.Add(e);
   }
   RowElements numbering(table.kind);
-  std::string encoded;
   return ForEachKeyedRow(env_, *export_, table,
                          [&](const RowEncoder& encoder, DataFileReader& reader, std::string_view key,
                              uint64_t key_hash, const std::string&) {
     if (!maybe.MayContain(key_hash) || wanted_keys.count(key_hash & key_bits) == 0) {
       return Status::Ok();  // not parsed past its key, nor hashed
     }
-    const RowView row = reader.Whole();
-    encoder.Encode(row, &encoded);
-    const merkle::RowDigest digest = merkle::DigestRow(encoded);
+    const merkle::RowDigest digest = encoder.Digest(reader);
     if (wanted.count(numbering.Next(key_hash, digest)) != 0) {
-      AddRow(table, encoder, row, key, digest, keep_rows, out);
+      AddRow(table, encoder, reader.Whole(), key, digest, keep_rows, out);
     }
     return Status::Ok();
   });
@@ -566,16 +568,13 @@ Status ExportRowSource::CollectRows(const TableSchema& table, int level,
   if (only_prints != nullptr) prints.insert(only_prints->begin(), only_prints->end());
   std::vector<bool> wanted(size_t{1} << (merkle::kFanoutBits * level));
   for (uint64_t i : indexes) wanted.at(i) = true;
-  std::string encoded;
   return ForEachKeyedRow(env_, *export_, table,
                          [&](const RowEncoder& encoder, DataFileReader& reader, std::string_view key,
                              uint64_t key_hash, const std::string&) {
     if (!wanted[merkle::NodeIndex(key_hash, level)]) return Status::Ok();
-    const RowView row = reader.Whole();
-    encoder.Encode(row, &encoded);
-    merkle::RowDigest digest = merkle::DigestRow(encoded);
+    const merkle::RowDigest digest = encoder.Digest(reader);
     if (only_prints != nullptr && prints.count(merkle::RowPrint(digest)) == 0) return Status::Ok();
-    AddRow(table, encoder, row, key, digest, keep_rows, out);
+    AddRow(table, encoder, reader.Whole(), key, digest, keep_rows, out);
     return Status::Ok();
   });
 }

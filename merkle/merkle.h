@@ -41,17 +41,28 @@ constexpr int kRowHashFormat = 2;
 constexpr int kDigestLanes = 2;
 using RowDigest = std::array<uint8_t, 8 * kDigestLanes>;
 
-// Canonical, quoting-independent encoding of one field: NULL is the single
-// byte 0; a value of n bytes is varint(n + 1) followed by the bytes. The
-// encoding of a row is the concatenation of its fields' encodings.
+// An unambiguous encoding of one field, for keys made of several strings
+// (cache keys, names of content): NULL is the single byte 0; a value of n
+// bytes is varint(n + 1) followed by the bytes.
 void AppendField(std::string* out, std::string_view value, bool is_null);
 
 // Bucket placement of a key (node primary key, or a rel's source key).
 // Not collision resistant and need not be: it only spreads rows.
 uint64_t KeyHash(std::string_view key);
 
-// The digest of a row's canonical encoding (AppendField).
-RowDigest DigestRow(std::string_view encoded_row);
+// A row's canonical text, what its digest is of: its fields as Kuzu writes
+// them in its default dialect, ',' between them, NULL an empty field, a
+// value quoted ("", quotes doubled) only when it is empty or holds ',',
+// '"' or a line feed. So a row Kuzu wrote without a quote is its own
+// canonical text and is hashed where it lies, and quoting and dialect do
+// not matter (`"bob"` and `bob` have the same text). Fields are appended
+// one by one; the caller puts the ',' between them.
+void AppendCanonicalField(std::string* out, std::string_view value, bool is_null);
+
+// The digest of a row's canonical text. `seed` tells apart the rows of a
+// rel table's different (from, to) pairs (RowSeed); node rows use 0.
+RowDigest DigestRow(std::string_view canonical_text, uint64_t seed);
+uint64_t RowSeed(std::string_view from_table, std::string_view to_table);
 
 // SHA-256, where a check must hold against more than chance or names
 // content for good: tree files, cached blobs, root names.

@@ -30,8 +30,29 @@ void AppendField(std::string* out, std::string_view value, bool is_null) {
 
 uint64_t KeyHash(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
 
-RowDigest DigestRow(std::string_view encoded_row) {
-  const XXH128_hash_t h = XXH3_128bits(encoded_row.data(), encoded_row.size());
+void AppendCanonicalField(std::string* out, std::string_view value, bool is_null) {
+  if (is_null) return;
+  if (!value.empty() && value.find_first_of(",\"\n") == std::string_view::npos) {
+    out->append(value);
+    return;
+  }
+  out->push_back('"');
+  for (char c : value) {
+    if (c == '"') out->push_back('"');
+    out->push_back(c);
+  }
+  out->push_back('"');
+}
+
+uint64_t RowSeed(std::string_view from_table, std::string_view to_table) {
+  std::string pair;
+  AppendField(&pair, from_table, false);
+  AppendField(&pair, to_table, false);
+  return XXH3_64bits(pair.data(), pair.size());
+}
+
+RowDigest DigestRow(std::string_view canonical_text, uint64_t seed) {
+  const XXH128_hash_t h = XXH3_128bits_withSeed(canonical_text.data(), canonical_text.size(), seed);
   RowDigest out;  // little-endian lanes, as NodeSummary reads them
   for (int i = 0; i < 8; ++i) {
     out[i] = static_cast<uint8_t>(h.low64 >> (8 * i));

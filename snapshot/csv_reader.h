@@ -53,6 +53,9 @@ class CsvReader {
   std::string_view raw() const { return raw_; }
   // True when a quoted value of the last row holds a line break.
   bool multiline() const { return multiline_; }
+  // True when the last row holds a quote (or escape) character; otherwise
+  // its fields are its bytes, line break aside, split on the delimiter.
+  bool quoted() const { return quoted_row_; }
 
  private:
   enum class Parse { kRow, kNeedMore, kError };

@@ -126,6 +126,7 @@ Status DataFileReader::Next(bool* has_row) {
   line_ = reader_->row_line();
   raw_ = reader_->raw();
   multiline_ = reader_->multiline();
+  quoted_ = reader_->quoted();
   return Status::Ok();
 }
 

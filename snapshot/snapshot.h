@@ -141,6 +141,17 @@ class DataFileReader {
   // The row's bytes as in the file, as RowView::raw.
   std::string_view raw() const { return raw_; }
   bool multiline() const { return multiline_; }
+  // True when the row holds a quote (or escape) character. Otherwise its
+  // fields are exactly line_text() split on the delimiter, each NULL when
+  // empty: a row Kuzu wrote without quoting anything.
+  bool quoted() const { return quoted_; }
+  // raw() without its line break ("\n", "\r\n", or none at the end of the file).
+  std::string_view line_text() const {
+    std::string_view text = raw_;
+    if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    return text;
+  }
   const std::string& path() const { return path_; }
 
   // The current row with every field parsed; valid until Next.
@@ -157,6 +168,7 @@ class DataFileReader {
   uint64_t line_ = 0;
   std::string_view raw_;
   bool multiline_ = false;
+  bool quoted_ = false;
 };
 
 // Streams every row of one data file. Stops at the first error, which names

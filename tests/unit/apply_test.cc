@@ -525,11 +525,7 @@ TEST_F(ApplyTest, SketchRefusesADifferenceItCannotSee) {
   std::string name_a, name_b;
   for (int i = 0; name_b.empty(); ++i) {
     const std::string name = "n" + std::to_string(i);
-    std::string encoded;
-    merkle::AppendField(&encoded, "1", false);
-    merkle::AppendField(&encoded, name, false);
-    merkle::AppendField(&encoded, "30", false);
-    const uint64_t low = merkle::RowPrint(merkle::DigestRow(encoded)) & 0xffffff;
+    const uint64_t low = merkle::RowPrint(merkle::DigestRow("1," + name + ",30", 0)) & 0xffffff;
     auto [it, inserted] = seen.emplace(low, name);
     if (!inserted) {
       name_a = it->second;

@@ -188,7 +188,7 @@ class SqliteTreeCacheTest : public TempReplicaTest {};
 
 TEST_F(SqliteTreeCacheTest, StoresBesideTheReplicaAndSurvivesReopening) {
   merkle::TreeBuilder builder(1);
-  for (int i = 0; i < 1000; ++i) builder.Add(merkle::KeyHash(std::to_string(i)), merkle::DigestRow(std::to_string(i)));
+  for (int i = 0; i < 1000; ++i) builder.Add(merkle::KeyHash(std::to_string(i)), merkle::DigestRow(std::to_string(i), 0));
   merkle::Tree tree = std::move(builder).Finish();
   {
     auto cache = OpenReplicaTreeCache(replica_);
