@@ -238,6 +238,7 @@ class SketchEncoder {
 
  private:
   friend class SketchDecoder;
+  friend class SketchEncoderInternal;
   struct Entry {
     uint64_t element;
     uint64_t prng;
@@ -249,6 +250,7 @@ class SketchEncoder {
   std::vector<Entry> entries_;  // made from elements_ when encoding starts
   std::vector<CodedSymbol> known_;
   bool encoded_ = false;  // entries_ exist and have been stepped
+  bool scalar_only_ = false;  // tests compare the AVX-512 stepping with the scalar one
 };
 
 // XORs the symbols [0, symbols->size()) of `elements` into *symbols: a

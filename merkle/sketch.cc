@@ -6,6 +6,11 @@
 #include <unordered_set>
 
 #include "merkle/merkle.h"
+#include "merkle/sketch_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace kuzusync::merkle {
 namespace {
@@ -40,7 +45,7 @@ inline double ToDouble(uint64_t x) {
 // number samples the gap's inverse distribution. Inlined and free of
 // unpredictable branches: encoding is most of a reconciliation's CPU.
 inline __attribute__((always_inline)) uint64_t NextIndex(uint64_t last, uint64_t* prng) {
-  *prng *= 0xda942042e4dd58b5ULL;
+  *prng *= kSketchPrngMultiplier;
   const double gap =
       std::ceil((static_cast<double>(last) + 1.5) * (4294967296.0 / std::sqrt(ToDouble(*prng) + 1) - 1));
   if (!(gap < 1e18)) return kNever;  // past any symbol anyone will ask for
@@ -50,6 +55,49 @@ inline __attribute__((always_inline)) uint64_t NextIndex(uint64_t last, uint64_t
 }
 
 }  // namespace
+
+void StepLanesScalar(int lanes, uint64_t* index, uint64_t* prng) {
+  for (int l = 0; l < lanes; ++l) index[l] = NextIndex(index[l], &prng[l]);
+}
+
+#if defined(__x86_64__)
+bool CpuStepsLanesWithAvx512() {
+  // Also asks whether the OS saves zmm registers. Valgrind's CPU has no AVX-512.
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+  return has;
+}
+
+// NextIndex in zmm registers: one vector sqrt or divide costs about what
+// one lane's scalar one does. Every operation rounds as NextIndex's does
+// (sqrt and divide are correctly rounded; vcvtuqq2pd rounds once, as
+// ToDouble's one addition does), so the symbols are the same bits; no
+// product is added to anything, so contraction into FMA cannot change a
+// rounding.
+__attribute__((target("avx512f,avx512dq"))) void StepLanesAvx512(int lanes, uint64_t* index, uint64_t* prng) {
+  const __mmask8 in_use = lanes == 8 ? 0xff : (1u << lanes) - 1;
+  const __m512d one = _mm512_set1_pd(1);
+  const __m512i last = _mm512_maskz_loadu_epi64(in_use, index);
+  const __m512i next_prng =
+      _mm512_mullo_epi64(_mm512_maskz_loadu_epi64(in_use, prng), _mm512_set1_epi64(kSketchPrngMultiplier));
+  // maskz_: GCC 12 warns of _mm512_sqrt_pd's undefined source (gcc.gnu.org/PR105593).
+  const __m512d root = _mm512_maskz_sqrt_pd(in_use, _mm512_add_pd(_mm512_cvtepu64_pd(next_prng), one));
+  const __m512d scale = _mm512_sub_pd(_mm512_div_pd(_mm512_set1_pd(4294967296.0), root), one);
+  const __m512d gap =
+      _mm512_ceil_pd(_mm512_mul_pd(_mm512_add_pd(_mm512_cvtepu64_pd(last), _mm512_set1_pd(1.5)), scale));
+  const __mmask8 gap_in_range = _mm512_cmp_pd_mask(gap, _mm512_set1_pd(1e18), _CMP_LT_OQ);
+  const __m512i whole = _mm512_cvttpd_epi64(gap);
+  const __m512i step = _mm512_mask_add_epi64(whole, _mm512_cmpeq_epi64_mask(whole, _mm512_setzero_si512()), whole,
+                                             _mm512_set1_epi64(1));
+  const __m512i next = _mm512_add_epi64(last, step);
+  const __mmask8 has_next = gap_in_range & _mm512_cmp_epu64_mask(next, last, _MM_CMPINT_NLT);
+  const __m512i next_index = _mm512_mask_blend_epi64(has_next, _mm512_set1_epi64(kNever), next);
+  _mm512_mask_storeu_epi64(index, in_use, next_index);
+  _mm512_mask_storeu_epi64(prng, in_use, next_prng);
+}
+#else
+bool CpuStepsLanesWithAvx512() { return false; }
+void StepLanesAvx512(int lanes, uint64_t* index, uint64_t* prng) { StepLanesScalar(lanes, index, prng); }
+#endif
 
 uint64_t RelSketchElement(uint64_t key_hash, uint64_t print, uint64_t copy) {
   const uint64_t low = copy == 0 ? print : Mix(print + copy * 0x9e3779b97f4a7c15ULL);
@@ -96,17 +144,22 @@ void ToggleInSymbols(const std::vector<uint64_t>& elements, std::vector<CodedSym
 // them; symbols->size() is end.
 void SketchEncoder::Encode(uint64_t end, std::vector<CodedSymbol>* symbols) {
   // One element's steps form a chain of dependent square roots, divisions
-  // and roundings; stepping kLanes elements in turn overlaps their chains
-  // (with NextIndex's branch-free conversion, 1.7x faster than one element
-  // at a time: BM_SketchEncode, bench/RESULTS.md). Lane state lives in
-  // locals, which the symbol writes cannot alias.
-  constexpr int kLanes = 8;
+  // and roundings. kLanes elements are in flight and each pass steps every
+  // one of them: their chains overlap, and no mispredicted branch between
+  // them throws away the work in flight (a lane's element is done when a
+  // coin flip says so). With AVX-512 one instruction steps 8 lanes
+  // (BM_SketchEncode, bench/RESULTS.md). Lane state lives in locals, which
+  // the symbol writes cannot alias.
+  constexpr int kLanes = 256;
+  constexpr int kGroup = 8;  // lanes per StepLanes*
+  const bool avx512 = CpuStepsLanesWithAvx512() && !scalar_only_;
   CodedSymbol* out = symbols->data();
   Entry* lane_entry[kLanes];
-  uint64_t element[kLanes], prng[kLanes], index[kLanes];
+  alignas(64) uint64_t prng[kLanes], index[kLanes];
+  uint64_t element[kLanes];
   uint32_t check[kLanes];
+  int finished[kLanes];
   size_t next = 0;
-  int active = 0;
   auto take = [&](int l) {
     while (next < entries_.size()) {
       Entry* e = &entries_[next++];
@@ -120,35 +173,40 @@ void SketchEncoder::Encode(uint64_t end, std::vector<CodedSymbol>* symbols) {
     }
     return false;
   };
-  while (active < kLanes && take(active)) ++active;
-  if (active == kLanes) {
-    while (true) {
-      for (int l = 0; l < kLanes; ++l) {
+  int lanes = 0;
+  while (lanes < kLanes && take(lanes)) ++lanes;
+  while (lanes > 0) {
+    // A group's symbol writes overlap the steps of the group before.
+    for (int group = 0; group < lanes; group += kGroup) {
+      const int n = std::min(kGroup, lanes - group);
+      for (int l = group; l < group + n; ++l) {
         out[index[l]].sum ^= element[l];
         out[index[l]].check ^= check[l];
-        index[l] = NextIndex(index[l], &prng[l]);
       }
-      bool ended = false;
-      for (int l = 0; l < kLanes; ++l) {
-        if (index[l] >= end) {
-          *lane_entry[l] = {element[l], prng[l], index[l]};
-          if (!take(l)) {
-            index[l] = end;  // done: the lanes left finish below
-            ended = true;
-          }
-        }
+      if (avx512) {
+        StepLanesAvx512(n, index + group, prng + group);
+      } else {
+        StepLanesScalar(n, index + group, prng + group);
       }
-      if (ended) break;
     }
-  }
-  for (int l = 0; l < active; ++l) {
-    if (index[l] >= end) continue;
-    do {
-      out[index[l]].sum ^= element[l];
-      out[index[l]].check ^= check[l];
-      index[l] = NextIndex(index[l], &prng[l]);
-    } while (index[l] < end);
-    *lane_entry[l] = {element[l], prng[l], index[l]};
+    int count = 0;  // without a branch per lane
+    for (int l = 0; l < lanes; ++l) {
+      finished[count] = l;
+      count += index[l] >= end;
+    }
+    // From the last lane down, so that a lane moved down into a freed one
+    // has been dealt with.
+    while (count > 0) {
+      const int l = finished[--count];
+      *lane_entry[l] = {element[l], prng[l], index[l]};
+      if (take(l)) continue;
+      const int last = --lanes;
+      lane_entry[l] = lane_entry[last];
+      element[l] = element[last];
+      prng[l] = prng[last];
+      index[l] = index[last];
+      check[l] = check[last];
+    }
   }
 }
 

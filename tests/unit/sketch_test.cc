@@ -8,6 +8,7 @@
 #include <set>
 
 #include "merkle/merkle.h"
+#include "merkle/sketch_internal.h"
 
 namespace kuzusync::merkle {
 namespace {
@@ -187,6 +188,101 @@ TEST(SketchTest, EstimatesTheDifferenceFromEmptySymbols) {
   SketchDecoder decoder(big.b);
   Reconcile(big, 64, &decoder, 64);
   EXPECT_EQ(decoder.EstimateDifference(), 0);  // 64 symbols cannot tell 10,000
+}
+
+// Symbols are a wire and cache format: where the CPU has AVX-512 the
+// encoder steps elements with it, and must make the scalar stepping's bits.
+
+// The prng value that one step turns into `after`: the multiplier is odd,
+// so it has an inverse mod 2^64 (Newton's iteration doubles its correct bits).
+uint64_t PrngBefore(uint64_t after) {
+  uint64_t inverse = kSketchPrngMultiplier;
+  for (int i = 0; i < 5; ++i) inverse *= 2 - kSketchPrngMultiplier * inverse;
+  return after * inverse;
+}
+
+// Single steps from symbols and prng values no encoder reaches yet: where
+// conversions round (ties above 2^53), where the gap crosses 1e18 (past it:
+// no next symbol), where last + gap wraps around, and where the gap is 0.
+TEST(SketchTest, Avx512StepsAsScalarAtTheEdges) {
+  if (!CpuStepsLanesWithAvx512()) GTEST_SKIP() << "this CPU has no AVX-512";
+  const uint64_t kMax = ~uint64_t{0};
+  std::vector<uint64_t> prngs = {0, 1, 2, 3, 0xffffffff, 1ULL << 32, (1ULL << 52) - 1, 1ULL << 52, kMax - 1024, kMax};
+  for (int e = 53; e < 64; ++e) {
+    const uint64_t power = 1ULL << e, half_ulp = 1ULL << (e - 53);
+    for (uint64_t tie : {power + half_ulp, power + 3 * half_ulp}) {  // to even: down, up
+      prngs.insert(prngs.end(), {tie - 1, tie, tie + 1});
+    }
+  }
+  const std::vector<uint64_t> lasts = {0, 1, 2, 63, 64, 4095, 1ULL << 32, (1ULL << 53) - 1, (1ULL << 53) + 1,
+                                       1ULL << 63, kMax - (1ULL << 40), kMax - 1000, kMax - 2, kMax - 1};
+  std::vector<std::pair<uint64_t, uint64_t>> steps;  // last, prng after the step's multiply
+  for (uint64_t prng : prngs) {
+    for (uint64_t last : lasts) steps.push_back({last, prng});
+  }
+  // Symbols around the one whose gap is 1e18, for gaps per symbol from 2^32
+  // down to 1e-9 (where many symbols round to a gap of exactly 1e18).
+  std::mt19937_64 rng(17);
+  for (int i = 0; i < 2000; ++i) {
+    const uint64_t prng = i < 1000 ? rng() : kMax - (rng() >> (i % 64));
+    const double per_symbol = 4294967296.0 / std::sqrt(static_cast<double>(prng) + 1) - 1;
+    const double at = 1e18 / per_symbol;
+    if (!(at < 1.8e19)) continue;
+    for (int64_t k = -64; k <= 64; ++k) steps.push_back({static_cast<uint64_t>(at) + k, prng});
+  }
+  for (int i = 0; i < 200000; ++i) steps.push_back({rng() >> (rng() % 64), rng()});
+
+  int nevers = 0;
+  for (size_t i = 0, lanes = 1; i < steps.size(); i += lanes, lanes = lanes % 8 + 1) {
+    lanes = std::min(lanes, steps.size() - i);
+    uint64_t index[8], prng[8], vector_index[8], vector_prng[8];
+    for (size_t l = 0; l < lanes; ++l) {
+      index[l] = vector_index[l] = steps[i + l].first;
+      prng[l] = vector_prng[l] = PrngBefore(steps[i + l].second);
+    }
+    StepLanesScalar(static_cast<int>(lanes), index, prng);
+    StepLanesAvx512(static_cast<int>(lanes), vector_index, vector_prng);
+    for (size_t l = 0; l < lanes; ++l) {
+      ASSERT_EQ(vector_index[l], index[l]) << "from " << steps[i + l].first << ", prng " << steps[i + l].second;
+      ASSERT_EQ(vector_prng[l], prng[l]);
+      ASSERT_EQ(prng[l], steps[i + l].second);
+      nevers += index[l] == kMax;
+    }
+  }
+  EXPECT_GT(nevers, 10000);  // the gaps past 1e18 and past the last symbol were reached
+}
+
+SketchEncoder ScalarEncoder(const std::vector<uint64_t>& elements) {
+  SketchEncoder encoder(elements);
+  SketchEncoderInternal::UseScalarStepping(&encoder);
+  return encoder;
+}
+
+std::vector<CodedSymbol> Symbols(SketchEncoder encoder, uint64_t end) {
+  std::vector<CodedSymbol> symbols;
+  encoder.Extend(end, &symbols);
+  return symbols;
+}
+
+TEST(SketchTest, Avx512EncoderMakesTheScalarSymbols) {
+  if (!CpuStepsLanesWithAvx512()) GTEST_SKIP() << "this CPU has no AVX-512";
+  std::mt19937_64 rng(13);
+  for (size_t size : {0, 1, 7, 8, 9, 255, 256, 257, 3001, 100000}) {
+    std::vector<uint64_t> elements(size);
+    for (uint64_t& e : elements) e = rng();
+    for (uint64_t end : {1, 2, 64, 4096}) {
+      EXPECT_EQ(Symbols(SketchEncoder(elements), end), Symbols(ScalarEncoder(elements), end))
+          << size << " elements to " << end;
+    }
+    // Asked for more and more, as a decoder asks.
+    SketchEncoder vector(elements), scalar = ScalarEncoder(elements);
+    std::vector<CodedSymbol> by_vector, by_scalar;
+    for (uint64_t end : {1, 2, 3, 64, 65, 100, 700, 4096, 5000}) {
+      vector.Extend(end, &by_vector);
+      scalar.Extend(end, &by_scalar);
+      ASSERT_EQ(by_vector, by_scalar) << size << " elements to " << end;
+    }
+  }
 }
 
 TEST(SketchTest, CopiesOfOneRowAreDistinctElements) {
