@@ -37,6 +37,7 @@ struct ReadArchiveDeleter {
 // tables for unbounded input (50 MB zeroed for a 100 KB bundle, most of a
 // push's bundle time; with the size, 12 MB).
 struct WriteSink {
+  explicit WriteSink(WritableFile* out) : file(out) {}
   WritableFile* file;
   Status status;
   uint64_t bytes = 0;
@@ -191,15 +192,14 @@ Status WriteArchive(Env* env, const std::string& archive_path, Manifest* manifes
   const std::string temp = archive_path + ".kuzusync-tmp";
   std::unique_ptr<WritableFile> out;
   KS_RETURN_IF_ERROR(env->NewWritableFile(temp, &out));
-  WriteSink sink{out.get(), Status::Ok()};
+  WriteSink sink(out.get());
   // The tar: the members, a header block or three each, the end blocks.
   uint64_t input = manifest_text.size() + 4096;
   for (const Manifest::Member& m : manifest->members) input += m.size + 2048;
+  const int cores = options.threads > 0 ? options.threads
+                                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // Below a few jobs' worth of input, workers only cost their set-up.
-  const int threads =
-      input < (8u << 20) ? 0
-      : options.threads > 0 ? options.threads
-                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = input < (8u << 20) ? 0 : cores;
   ZSTD_CCtx_setParameter(sink.zstd.get(), ZSTD_c_compressionLevel, options.level);
   ZSTD_CCtx_setParameter(sink.zstd.get(), ZSTD_c_srcSizeHint,
                          static_cast<int>(std::min<uint64_t>(input, INT32_MAX)));
@@ -207,8 +207,6 @@ Status WriteArchive(Env* env, const std::string& archive_path, Manifest* manifes
   if (threads > 0) ZSTD_CCtx_setParameter(sink.zstd.get(), ZSTD_c_nbWorkers, threads);
   // Where zstd's workers would not share the work: the levels whose parsers
   // cost more than the rest of making a bundle.
-  const int cores = options.threads > 0 ? options.threads
-                                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (threads == 0 && cores > 1 && options.level >= kFramesFromLevel && input >= 2 * WriteSink::kMinFrameInput) {
     sink.whole.emplace();
     sink.whole->reserve(input);

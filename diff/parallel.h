@@ -13,6 +13,11 @@
 
 namespace kuzusync {
 
+// `threads`, or every core when it is 0 or less (what options mean by 0).
+inline int ThreadsOrCores(int threads) {
+  return threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 // Runs fn(i) for every i < n; returns the error of the lowest failing i, so
 // that which error is reported does not depend on timing.
 template <typename Fn>
@@ -22,7 +27,7 @@ Status RunInParallel(size_t n, int threads, Fn&& fn) {
   auto worker = [&] {
     for (size_t i; (i = next.fetch_add(1)) < n;) status[i] = fn(i);
   };
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads = ThreadsOrCores(threads);
   std::vector<std::thread> pool;
   for (int t = 1; t < std::min<int>(threads, static_cast<int>(n)); ++t) pool.emplace_back(worker);
   worker();

@@ -87,8 +87,10 @@ Status ReconcileTables(Replica* local, Replica* other, SketchPeer* peer,
       if (peer_is_empty(i)) {
         (*out)[i].only_local = std::move(elements[i]);
       } else {
-        pending[i].decoder = std::make_unique<merkle::SketchDecoder>(std::move(elements[i]),
-                                                                     local->rows()->KnownSymbols(*tables[i]));
+        // Tables encode side by side, and a large one in parts besides:
+        // otherwise the largest holds up the rest on one core.
+        pending[i].decoder = std::make_unique<merkle::SketchDecoder>(
+            std::move(elements[i]), local->rows()->KnownSymbols(*tables[i]), ThreadsOrCores(threads));
         pending[i].decoder->Prepare(kFirstSymbols);
       }
       return Status::Ok();

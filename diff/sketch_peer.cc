@@ -52,6 +52,7 @@ class LocalSketchPeer final : public SketchPeer {
       sketch.table = fresh[i];
       sketch.encoder = merkle::SketchEncoder(std::move(elements[i]));
       sketch.encoder.Know(replica_->rows()->KnownSymbols(*fresh[i]));
+      sketch.encoder.SetThreads(ThreadsOrCores(threads_));  // a large table in parts, beside the others
     }
     // Tables are encoded side by side (a table asked for twice in one
     // request is extended once, to the larger end, before either is read).

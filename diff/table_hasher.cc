@@ -238,7 +238,7 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
   const uint64_t estimated_rows = total_bytes * 5 / 4 / SampledRowBytes(env, export_dir, table);
   const int build_depth = merkle::DepthForRows(estimated_rows, leaf_rows);
   const bool is_node = table.kind == TableKind::kNode;
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads = ThreadsOrCores(threads);
   // One thread: parse and hash inline. A pipeline of one reader and one
   // hasher gains nothing on its own core count and costs a copy.
   if (threads == 1 || total_bytes < kPipelineMinBytes) threads = 0;
@@ -369,7 +369,7 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
       }
     }
   }
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads = ThreadsOrCores(threads);
   // A table too large to share the cores with others is hashed alone by all
   // threads (reader plus hashers); the rest run side by side, one thread
   // each, largest first, which keeps every core busy on exports of many

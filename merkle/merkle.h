@@ -233,6 +233,10 @@ class SketchEncoder {
   // long as it is asked for no more. Encoding is O(elements), copying
   // O(symbols).
   void Know(std::vector<CodedSymbol> known) { known_ = std::move(known); }
+  // Encoding may use up to `threads` threads, one per kMinElementsPerThread
+  // elements: symbols are XORs, so parts of the set encode apart.
+  void SetThreads(int threads) { threads_ = threads; }
+  static constexpr size_t kMinElementsPerThread = 1 << 16;
   // Appends the symbols [symbols->size(), end) of the set.
   void Extend(uint64_t end, std::vector<CodedSymbol>* symbols);
 
@@ -245,12 +249,18 @@ class SketchEncoder {
     uint64_t next_index;  // the next symbol this element goes to
   };
   static Entry Start(uint64_t element);
-  void Encode(uint64_t end, std::vector<CodedSymbol>* symbols);
+  // Steps every element through the symbols [begin, end) (no element is
+  // before `begin`); symbols->size() is end.
+  void Encode(uint64_t begin, uint64_t end, std::vector<CodedSymbol>* symbols);
+  // Encode's work on entries [first, last) into out[i - begin], i in [begin, end).
+  static void EncodeEntries(Entry* first, Entry* last, uint64_t begin, uint64_t end, CodedSymbol* out,
+                            bool avx512);
   std::vector<uint64_t> elements_;
   std::vector<Entry> entries_;  // made from elements_ when encoding starts
   std::vector<CodedSymbol> known_;
   bool encoded_ = false;  // entries_ exist and have been stepped
   bool scalar_only_ = false;  // tests compare the AVX-512 stepping with the scalar one
+  int threads_ = 1;
 };
 
 // XORs the symbols [0, symbols->size()) of `elements` into *symbols: a
@@ -263,7 +273,9 @@ void ToggleInSymbols(const std::vector<uint64_t>& elements, std::vector<CodedSym
 class SketchDecoder {
  public:
   // known_local: this side's first symbols when known (SketchEncoder::Know).
-  explicit SketchDecoder(std::vector<uint64_t> local_elements, std::vector<CodedSymbol> known_local = {});
+  // threads: for encoding this side's symbols (SketchEncoder::SetThreads).
+  explicit SketchDecoder(std::vector<uint64_t> local_elements, std::vector<CodedSymbol> known_local = {},
+                         int threads = 1);
   // Encodes this side's symbols up to `end` ahead of the other side's
   // (Add does it otherwise): while the other side encodes its own.
   void Prepare(uint64_t end) { local_.Extend(end, &local_symbols_); }

@@ -285,6 +285,34 @@ TEST(SketchTest, Avx512EncoderMakesTheScalarSymbols) {
   }
 }
 
+// A large set encodes in parts, one a thread, whose symbols are XORed
+// together: the same symbols as one thread's, extended in any chunks.
+TEST(SketchTest, EncodingInPartsMakesTheSameSymbols) {
+  std::mt19937_64 random(5);
+  std::vector<uint64_t> elements(3 * SketchEncoder::kMinElementsPerThread + 12345);
+  for (uint64_t& e : elements) e = random();
+  SketchEncoder one(elements), parts(elements);
+  parts.SetThreads(4);
+  std::vector<CodedSymbol> a, b;
+  for (uint64_t end : {1, 64, 65, 1000, 4096}) {
+    one.Extend(end, &a);
+    parts.Extend(end, &b);
+    ASSERT_EQ(a, b) << "to " << end;
+  }
+  // And a decoder encoding its side in parts finds the same difference.
+  std::vector<uint64_t> remote = elements;
+  remote.resize(remote.size() - 40);
+  for (int i = 0; i < 30; ++i) remote.push_back(random());
+  SketchEncoder theirs(remote);
+  std::vector<CodedSymbol> symbols;
+  theirs.Extend(200, &symbols);
+  SketchDecoder decoder(elements, {}, 4);
+  decoder.Add(symbols);
+  ASSERT_TRUE(decoder.decoded());
+  EXPECT_EQ(decoder.only_local().size(), 40u);
+  EXPECT_EQ(decoder.only_remote().size(), 30u);
+}
+
 TEST(SketchTest, CopiesOfOneRowAreDistinctElements) {
   std::set<uint64_t> elements;
   const uint64_t key_hash = 0xabcdef0123456789ULL;
