@@ -8,7 +8,6 @@
 
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -146,43 +145,6 @@ class RowElements {
   size_t used_ = 0;
   uint64_t zero_copies_ = 0;
 };
-
-inline void RowElements::All(TableKind kind,
-                             const std::vector<std::vector<std::pair<uint64_t, uint64_t>>>& prints,
-                             std::vector<uint64_t>* out) {
-  out->clear();
-  size_t rows = 0;
-  for (const auto& part : prints) rows += part.size();
-  out->reserve(rows);
-  if (kind == TableKind::kNode) {
-    for (const auto& part : prints) {
-      for (const auto& [key_hash, print] : part) out->push_back(merkle::NodeSketchElement(key_hash, print));
-    }
-    return;
-  }
-  // About 16 bits a row (at least 2^20, at most 2^27 bits each): a print
-  // shares its top bits with another row's about once in 16.
-  int bits = 20;
-  while (bits < 27 && (uint64_t{1} << bits) < 16 * rows) ++bits;
-  std::vector<uint64_t> seen(size_t{1} << (bits - 6)), repeated(size_t{1} << (bits - 6));
-  const int shift = 64 - bits;
-  for (const auto& part : prints) {
-    for (const auto& [key_hash, print] : part) {
-      const uint64_t b = print >> shift;
-      const uint64_t mask = uint64_t{1} << (b & 63);
-      if ((seen[b >> 6] & mask) != 0) repeated[b >> 6] |= mask;
-      seen[b >> 6] |= mask;
-    }
-  }
-  std::unordered_map<uint64_t, uint64_t> copies;  // of prints that may repeat
-  for (const auto& part : prints) {
-    for (const auto& [key_hash, print] : part) {
-      const uint64_t b = print >> shift;
-      const uint64_t copy = (repeated[b >> 6] >> (b & 63) & 1) != 0 ? copies[print]++ : 0;
-      out->push_back(merkle::RelSketchElement(key_hash, print, copy));
-    }
-  }
-}
 
 }  // namespace kuzusync
 
