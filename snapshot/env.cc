@@ -100,6 +100,15 @@ class MemEnv final : public Env {
     return Status::Ok();
   }
 
+  Status NewRandomAccessFile(const std::string& path,
+                             std::unique_ptr<RandomAccessFile>* result) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = files_.find(path);
+    if (it == files_.end()) return Status::NotFound("no such file or directory", path);
+    *result = std::make_unique<MemRandomAccessFile>(it->second);
+    return Status::Ok();
+  }
+
   Status NewWritableFile(const std::string& path,
                          std::unique_ptr<WritableFile>* result) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -270,6 +279,20 @@ class MemEnv final : public Env {
    private:
     std::string data_;
     size_t pos_ = 0;
+  };
+
+  // The file as it was when opened, as MemSequentialFile: later writes go
+  // to the Env's copy.
+  class MemRandomAccessFile final : public RandomAccessFile {
+   public:
+    explicit MemRandomAccessFile(std::string data) : data_(std::move(data)) {}
+    Status Read(uint64_t offset, size_t n, char*, std::string_view* result) const override {
+      *result = offset >= data_.size() ? std::string_view() : std::string_view(data_).substr(offset, n);
+      return Status::Ok();
+    }
+
+   private:
+    const std::string data_;
   };
 
   class MemWritableFile final : public WritableFile {

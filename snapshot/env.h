@@ -4,7 +4,7 @@
 // the same logic on an in-memory file system (NewMemEnv) and fault tests can
 // observe what was published. Modelled on leveldb's include/leveldb/env.h.
 // All Env implementations are safe for concurrent use from several threads;
-// a single SequentialFile or WritableFile is not.
+// a single SequentialFile or WritableFile is not; a RandomAccessFile is.
 
 #ifndef KUZUSYNC_SNAPSHOT_ENV_H_
 #define KUZUSYNC_SNAPSHOT_ENV_H_
@@ -26,6 +26,18 @@ class SequentialFile {
   virtual ~SequentialFile() = default;
   // Reads up to n bytes into scratch; *read is 0 only at end of file.
   virtual Status Read(size_t n, char* scratch, size_t* read) = 0;
+};
+
+// A file read at chosen offsets, as leveldb's RandomAccessFile: for a few
+// rows whose places are known, where reading the whole file would not pay.
+// Safe for concurrent use.
+class RandomAccessFile {
+ public:
+  virtual ~RandomAccessFile() = default;
+  // Reads up to n bytes from `offset`. *result points into scratch or into
+  // memory the file owns (valid while the file lives); it is shorter than n
+  // only at the end of the file, and empty from there on.
+  virtual Status Read(uint64_t offset, size_t n, char* scratch, std::string_view* result) const = 0;
 };
 
 // A file being written. Nothing is visible under the final name until the
@@ -62,6 +74,8 @@ class Env {
 
   virtual Status NewSequentialFile(const std::string& path,
                                    std::unique_ptr<SequentialFile>* result) = 0;
+  virtual Status NewRandomAccessFile(const std::string& path,
+                                     std::unique_ptr<RandomAccessFile>* result) = 0;
   // Creates or truncates path.
   virtual Status NewWritableFile(const std::string& path,
                                  std::unique_ptr<WritableFile>* result) = 0;
@@ -105,6 +119,9 @@ class EnvWrapper : public Env {
 
   Status NewSequentialFile(const std::string& path, std::unique_ptr<SequentialFile>* result) override {
     return target_->NewSequentialFile(path, result);
+  }
+  Status NewRandomAccessFile(const std::string& path, std::unique_ptr<RandomAccessFile>* result) override {
+    return target_->NewRandomAccessFile(path, result);
   }
   Status NewWritableFile(const std::string& path, std::unique_ptr<WritableFile>* result) override {
     return target_->NewWritableFile(path, result);

@@ -43,6 +43,33 @@ class PosixSequentialFile final : public SequentialFile {
   int fd_;
 };
 
+class PosixRandomAccessFile final : public RandomAccessFile {
+ public:
+  PosixRandomAccessFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixRandomAccessFile() override { ::close(fd_); }
+
+  Status Read(uint64_t offset, size_t n, char* scratch, std::string_view* result) const override {
+    // pread may return fewer bytes than asked before the end of the file
+    // (a signal, a pipe-like file system): only 0 means the end.
+    size_t got = 0;
+    while (got < n) {
+      ssize_t r = ::pread(fd_, scratch + got, n - got, static_cast<off_t>(offset + got));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return PosixError(path_, errno);
+      }
+      if (r == 0) break;
+      got += static_cast<size_t>(r);
+    }
+    *result = std::string_view(scratch, got);
+    return Status::Ok();
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
 class PosixWritableFile final : public WritableFile {
  public:
   PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
@@ -121,6 +148,17 @@ class PosixEnv final : public Env {
     if (fd < 0) return PosixError(path, errno);
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     *result = std::make_unique<PosixSequentialFile>(path, fd);
+    return Status::Ok();
+  }
+
+  Status NewRandomAccessFile(const std::string& path,
+                             std::unique_ptr<RandomAccessFile>* result) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return PosixError(path, errno);
+    // Reads are few and scattered: the kernel's read-ahead would fetch
+    // pages no one asks for.
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+    *result = std::make_unique<PosixRandomAccessFile>(path, fd);
     return Status::Ok();
   }
 
