@@ -43,6 +43,7 @@ CsvReader::CsvReader(SequentialFile* file, CsvOptions options, std::string filen
 Status CsvReader::Fill() {
   if (begin_ > 0) {
     std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    consumed_ += begin_;
     end_ -= begin_;
     begin_ = 0;
   }
@@ -73,7 +74,7 @@ Status CsvReader::NextLeading(size_t keep, bool* has_row) {
       continue;
     }
     KeepFields();
-    row_line_ = line_;
+    row_line_ = KnownLine(line_);
     row_begin_ = begin_;
     raw_ = std::string_view(buffer_.data() + begin_, next - begin_);
     multiline_ = false;
@@ -96,6 +97,21 @@ Status CsvReader::NextLeading(size_t keep, bool* has_row) {
     *has_row = true;
     return Status::Ok();
   }
+}
+
+bool CsvReader::SkipTo(uint64_t offset) {
+  if (offset < consumed_ + begin_ || offset >= consumed_ + end_) return false;
+  begin_ = static_cast<size_t>(offset - consumed_);
+  lines_known_ = false;
+  return true;
+}
+
+void CsvReader::Restart(uint64_t offset) {
+  consumed_ = offset;
+  begin_ = end_ = 0;
+  eof_ = false;
+  header_skipped_ = true;
+  lines_known_ = false;
 }
 
 void CsvReader::ParseWhole() {
@@ -179,7 +195,7 @@ CsvReader::Parse CsvReader::AfterClosingQuote(size_t begin, size_t* p, Status* e
   uint64_t line = line_ + std::count(data + begin, data + *p, '\n');
   *error = Status::Corrupt(std::string("unexpected character '") + data[*p] +
                                "' after a closing quote",
-                           filename_, line);
+                           filename_, KnownLine(line));
   return Parse::kError;
 }
 
@@ -209,7 +225,7 @@ CsvReader::Parse CsvReader::ParseQuotedRow(size_t begin, size_t keep, size_t* ne
         }
         if (hit == nullptr || (*hit != quote && hit + 1 == data + end_)) {
           if (!eof_) return Parse::kNeedMore;
-          *error = Status::Corrupt("unterminated quoted field", filename_, line_);
+          *error = Status::Corrupt("unterminated quoted field", filename_, KnownLine(line_));
           return Parse::kError;
         }
         q = hit - data;
@@ -236,14 +252,14 @@ CsvReader::Parse CsvReader::ParseQuotedRow(size_t begin, size_t keep, size_t* ne
       while (true) {
         if (q >= end_) {
           if (!eof_) return Parse::kNeedMore;
-          *error = Status::Corrupt("unterminated quoted field", filename_, line_);
+          *error = Status::Corrupt("unterminated quoted field", filename_, KnownLine(line_));
           return Parse::kError;
         }
         char c = data[q];
         if (c == escape && escape != quote) {
           if (q + 1 >= end_) {
             if (!eof_) return Parse::kNeedMore;
-            *error = Status::Corrupt("unterminated quoted field", filename_, line_);
+            *error = Status::Corrupt("unterminated quoted field", filename_, KnownLine(line_));
             return Parse::kError;
           }
           if (!needs_copy) copy.assign(data + content, q - content);

@@ -39,6 +39,15 @@ class CsvReader {
   // pays for the rest of the row only when it does (see ParseWhole).
   Status NextLeading(size_t keep, bool* has_row);
 
+  // Moves on to the row that starts at byte `offset` of the input when that
+  // byte is buffered and not behind where the next row starts: the bytes in
+  // between are skipped unparsed. False, unmoved, otherwise.
+  bool SkipTo(uint64_t offset);
+  // Forgets what was read: the next row starts at byte `offset`, from which
+  // the caller has made the input read on. A header is not looked for in
+  // the middle of a file.
+  void Restart(uint64_t offset);
+
   // Parses every field of the last row into fields(). The row was checked
   // whole when it was read, so this cannot fail.
   void ParseWhole();
@@ -48,7 +57,12 @@ class CsvReader {
   const std::vector<uint8_t>& nulls() const { return nulls_; }
   // The number of fields the last row has, kept or not.
   size_t field_count() const { return field_count_; }
+  // 0 once the reader moved by SkipTo or Restart: lines are not counted
+  // across bytes that are not read.
   uint64_t row_line() const { return row_line_; }
+  // The byte offset in the input of the last row's first byte (a header
+  // line counts).
+  uint64_t row_offset() const { return consumed_ + row_begin_; }
   // The last row's bytes, line break included when it has one.
   std::string_view raw() const { return raw_; }
   // True when a quoted value of the last row holds a line break.
@@ -81,6 +95,8 @@ class CsvReader {
     spans_[span_count_++] = {begin, size, quoted, unescaped};
   }
   Status Fill();
+  // What errors and row_line() name: 0 (none) when lines are not known.
+  uint64_t KnownLine(uint64_t line) const { return lines_known_ ? line : 0; }
 
   SequentialFile* file_;
   CsvOptions options_;
@@ -88,9 +104,11 @@ class CsvReader {
   std::string buffer_;
   size_t begin_ = 0;  // start of unparsed data in buffer_
   size_t end_ = 0;    // end of valid data in buffer_
+  uint64_t consumed_ = 0;  // input offset of buffer_[0]
   bool eof_ = false;
   bool header_skipped_ = false;
-  uint64_t line_ = 1;  // line of buffer_[begin_]
+  uint64_t line_ = 1;  // line of buffer_[begin_], when lines_known_
+  bool lines_known_ = true;
   uint64_t row_line_ = 0;
   size_t row_begin_ = 0;  // the last row's offset in buffer_
   size_t field_count_ = 0;

@@ -1,6 +1,7 @@
 // Opening an export directory and streaming the rows of its data files.
 
 #include <algorithm>
+#include <cstring>
 
 #include "snapshot/csv_reader.h"
 #include "snapshot/snapshot.h"
@@ -100,6 +101,45 @@ Result<ExportDir> OpenExport(Env* env, const std::string& dir) {
   return out;
 }
 
+// A RandomAccessFile read front to back from where it was last moved to:
+// the first read no larger than the caller expects to need, each further
+// one (a row longer than expected) twice as large. Reading a few scattered
+// rows then costs about their bytes, not a buffer each.
+class DataFileReader::Window final : public SequentialFile {
+ public:
+  explicit Window(std::unique_ptr<RandomAccessFile> file) : file_(std::move(file)) {}
+
+  void MoveTo(uint64_t offset, size_t first_read) {
+    position_ = offset;
+    next_read_ = first_read;
+  }
+
+  Status Read(size_t n, char* scratch, size_t* read) override {
+    std::string_view got;
+    KS_RETURN_IF_ERROR(file_->Read(position_, std::min(n, next_read_), scratch, &got));
+    if (!got.empty() && got.data() != scratch) std::memcpy(scratch, got.data(), got.size());
+    position_ += got.size();
+    next_read_ *= 2;
+    *read = got.size();
+    return Status::Ok();
+  }
+
+ private:
+  std::unique_ptr<RandomAccessFile> file_;
+  uint64_t position_ = 0;
+  size_t next_read_ = 0;
+};
+
+namespace {
+
+// Rows wanted by offset that start within kOffsetWindow of the first are
+// read in one piece; kRowGuess more is read for the last of them, which
+// most rows fit in (a longer one is read on).
+constexpr size_t kOffsetWindow = 64 << 10;
+constexpr size_t kRowGuess = 4 << 10;
+
+}  // namespace
+
 DataFileReader::DataFileReader() = default;
 DataFileReader::~DataFileReader() = default;
 
@@ -108,6 +148,7 @@ Status DataFileReader::Open(Env* env, const ExportDir& export_dir, const DataFil
   path_ = export_dir.PathOf(file);
   expected_fields_ = expected_fields;
   leading_ = std::min(leading, expected_fields);
+  window_ = nullptr;
   KS_RETURN_IF_ERROR(env->NewSequentialFile(path_, &input_));
   reader_ = std::make_unique<CsvReader>(input_.get(), file.csv, path_);
   fields_ = &reader_->fields();
@@ -115,15 +156,58 @@ Status DataFileReader::Open(Env* env, const ExportDir& export_dir, const DataFil
   return Status::Ok();
 }
 
+Status DataFileReader::OpenAtOffsets(Env* env, const ExportDir& export_dir, const DataFile& file,
+                                     size_t expected_fields, size_t leading, std::vector<uint64_t> offsets) {
+  path_ = export_dir.PathOf(file);
+  expected_fields_ = expected_fields;
+  leading_ = std::min(leading, expected_fields);
+  std::unique_ptr<RandomAccessFile> random;
+  KS_RETURN_IF_ERROR(env->NewRandomAccessFile(path_, &random));
+  auto window = std::make_unique<Window>(std::move(random));
+  window_ = window.get();
+  input_ = std::move(window);
+  offsets_ = std::move(offsets);
+  next_offset_ = 0;
+  reader_ = std::make_unique<CsvReader>(input_.get(), file.csv, path_, kOffsetWindow + kRowGuess);
+  fields_ = &reader_->fields();
+  nulls_ = &reader_->nulls();
+  return Status::Ok();
+}
+
+void DataFileReader::MoveToNextOffset() {
+  const uint64_t offset = offsets_[next_offset_++];
+  if (reader_->SkipTo(offset)) return;  // read with an earlier row
+  uint64_t last = offset;
+  for (size_t i = next_offset_; i < offsets_.size() && offsets_[i] > last && offsets_[i] - offset < kOffsetWindow;
+       ++i) {
+    last = offsets_[i];
+  }
+  window_->MoveTo(offset, static_cast<size_t>(last - offset) + kRowGuess);
+  reader_->Restart(offset);
+}
+
 Status DataFileReader::Next(bool* has_row) {
-  KS_RETURN_IF_ERROR(reader_->NextLeading(leading_, has_row));
-  if (!*has_row) return Status::Ok();
+  if (window_ != nullptr) {
+    if (next_offset_ == offsets_.size()) {
+      *has_row = false;
+      return Status::Ok();
+    }
+    MoveToNextOffset();
+    KS_RETURN_IF_ERROR(reader_->NextLeading(leading_, has_row));
+    if (!*has_row) {
+      return Status::Corrupt("no row starts at byte " + std::to_string(offsets_[next_offset_ - 1]), path_);
+    }
+  } else {
+    KS_RETURN_IF_ERROR(reader_->NextLeading(leading_, has_row));
+    if (!*has_row) return Status::Ok();
+  }
   if (reader_->field_count() != expected_fields_) {
     return Status::Corrupt("expected " + std::to_string(expected_fields_) + " fields, found " +
                                std::to_string(reader_->field_count()),
                            path_, reader_->row_line());
   }
   line_ = reader_->row_line();
+  offset_ = reader_->row_offset();
   raw_ = reader_->raw();
   multiline_ = reader_->multiline();
   quoted_ = reader_->quoted();

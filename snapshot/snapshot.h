@@ -117,7 +117,8 @@ class CsvReader;
 // first `leading` fields: a scan that decides by a row's key whether it
 // wants the row parses the rest of it only when it does. Every row is still
 // checked whole (quotes closed, number of fields), so a scan stops at the
-// errors ScanDataFile stops at. Not thread-safe.
+// errors ScanDataFile stops at. Or reads just the rows that start at given
+// byte offsets (OpenAtOffsets). Not thread-safe.
 class DataFileReader {
  public:
   DataFileReader();
@@ -129,6 +130,14 @@ class DataFileReader {
   // fields (leading <= expected_fields).
   Status Open(Env* env, const ExportDir& export_dir, const DataFile& file,
               size_t expected_fields, size_t leading);
+  // Opens `file` to read only the rows that start at `offsets` (as offset()
+  // gave them), one by each Next, in that order. Rows that start within
+  // 64 KB of each other are read in one piece (increasing offsets make the
+  // most of that) and the bytes between them are not parsed. An offset
+  // where no row starts gives a wrong row or an error, which names no line
+  // (lines are not counted): callers check the rows they get.
+  Status OpenAtOffsets(Env* env, const ExportDir& export_dir, const DataFile& file,
+                       size_t expected_fields, size_t leading, std::vector<uint64_t> offsets);
 
   // Moves to the next row; *has_row is false at the end. Errors name the
   // file and line (unterminated quote, wrong number of fields).
@@ -137,7 +146,10 @@ class DataFileReader {
   // Leading field i of the current row, unquoted; valid until Next.
   std::string_view field(size_t i) const { return (*fields_)[i]; }
   bool is_null(size_t i) const { return (*nulls_)[i] != 0; }
-  uint64_t line() const { return line_; }  // where the row starts, 1-based
+  uint64_t line() const { return line_; }  // where the row starts, 1-based; 0 by offset
+  // Where the row starts: the byte offset of its first byte in the file,
+  // the header line counted.
+  uint64_t offset() const { return offset_; }
   // The row's bytes as in the file, as RowView::raw.
   std::string_view raw() const { return raw_; }
   bool multiline() const { return multiline_; }
@@ -158,10 +170,18 @@ class DataFileReader {
   RowView Whole();
 
  private:
+  class Window;
+  // By offset: moves the reader to the next offset's row.
+  void MoveToNextOffset();
+
   std::string path_;
   size_t expected_fields_ = 0;
   size_t leading_ = 0;
   std::unique_ptr<SequentialFile> input_;
+  Window* window_ = nullptr;  // input_, when reading by offset
+  std::vector<uint64_t> offsets_;
+  size_t next_offset_ = 0;  // index into offsets_
+  uint64_t offset_ = 0;
   std::unique_ptr<CsvReader> reader_;
   const std::vector<std::string_view>* fields_ = nullptr;  // owned by reader_
   const std::vector<uint8_t>* nulls_ = nullptr;

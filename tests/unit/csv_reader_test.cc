@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+
 namespace kuzusync {
 namespace {
 
@@ -374,6 +377,160 @@ TEST(CsvReaderLeading, AgreesWithNextEverywhere) {
         }
       }
     }
+  }
+}
+
+// Texts of three fields a row in their dialects: quotes, delimiters and
+// line breaks inside values, CRLF, a header, no line break at the end, an
+// escape character, and rows longer than a reader's window.
+std::vector<std::pair<std::string, CsvOptions>> ThreeFieldTexts() {
+  CsvOptions pipe_header{'|', '"', '"', true};
+  CsvOptions backslash{',', '"', '\\', false};
+  std::string long_rows;
+  for (int i = 0; i < 3000; ++i) {
+    long_rows += std::to_string(i) + ",";
+    if (i % 500 == 7) {
+      long_rows += "\"" + std::string(70000 + i, 'q') + "\nmore\",x";  // longer than a window
+    } else if (i % 100 == 3) {
+      long_rows += std::string(5000 + i, 'p') + ",";  // longer than a first guess
+    } else {
+      long_rows += "v" + std::to_string(i) + ",\"w\"\"" + std::to_string(i) + "\"";
+    }
+    long_rows += i % 7 == 0 ? "\r\n" : "\n";
+  }
+  return {
+      {"1,Alice,35\n2,Bob,30\n3,,\n", {}},
+      {"1,\"a,b\",\"say \"\"hi\"\"\"\n2,\"line1\nline2\",x\n3,y,z\n\"4\",\"\",\n", {}},
+      {"1,a,b\r\n2,\"b\"\"\",c\r\n3,\"c\r\nd\",e\r\n\"x\"\"y\",\"\"\"\",\r\n", {}},
+      {"id|v|w\n0|\"x|y\"|\"\"\n1|z|\"p\nq\"\n\"2|3\"|a|b", pipe_header},
+      {"1,\"a\\\"b\",c\n\"2\\\\\",\"d,e\\\"\",f\n3,x,\"\\\n\"\n", backslash},
+      {long_rows, {}},
+  };
+}
+
+// row_offset() is where the row's bytes are in the input, the header line
+// counted, whatever the buffer (refills move the bytes).
+TEST(CsvReaderOffsets, RowOffsetIsWhereTheRowIs) {
+  for (const auto& [text, options] : ThreeFieldTexts()) {
+    for (size_t buffer : {64, 65, 97, 1 << 16}) {
+      SCOPED_TRACE("buffer " + std::to_string(buffer) + " text " + text.substr(0, 80));
+      TextFile input;
+      ASSERT_TRUE(input.Open(text).ok());
+      CsvReader reader(input.file.get(), options, "/f.csv", buffer);
+      uint64_t next = options.header ? text.find('\n') + 1 : 0;
+      size_t rows = 0;
+      while (true) {
+        bool has_row = false;
+        ASSERT_TRUE(reader.Next(&has_row).ok());
+        if (!has_row) break;
+        ++rows;
+        ASSERT_EQ(reader.row_offset(), next);
+        EXPECT_EQ(text.substr(next, reader.raw().size()), reader.raw());
+        next += reader.raw().size();
+      }
+      EXPECT_EQ(next, text.size());
+      EXPECT_GE(rows, 3u);
+    }
+  }
+}
+
+struct ScannedRow {
+  uint64_t offset;
+  std::string key;  // the leading field, as read without the rest
+  std::vector<std::string> fields;
+  std::vector<uint8_t> nulls;
+  std::string raw;
+  bool multiline, quoted;
+  bool operator==(const ScannedRow&) const = default;
+};
+
+ScannedRow Scanned(DataFileReader& reader) {
+  ScannedRow row{reader.offset(), std::string(reader.field(0)), {}, {}, {}, reader.multiline(), reader.quoted()};
+  const RowView whole = reader.Whole();
+  row.fields.assign(whole.fields->begin(), whole.fields->end());
+  row.nulls = *whole.is_null;
+  row.raw = whole.raw;
+  return row;
+}
+
+// Rows read by their offsets are the rows a scan reads, however the
+// offsets fall into reads: all of them, near ones, far ones, one, in
+// reverse.
+TEST(DataFileReaderOffsets, RowsReadByOffsetAreTheScansRows) {
+  std::mt19937_64 random(5);
+  for (const auto& [text, options] : ThreeFieldTexts()) {
+    SCOPED_TRACE("text " + text.substr(0, 80));
+    auto env = NewMemEnv();
+    ASSERT_TRUE(WriteFileAtomically(env.get(), "/x/f.csv", text).ok());
+    ExportDir dir;
+    dir.dir = "/x";
+    DataFile file;
+    file.path = "f.csv";
+    file.csv = options;
+    DataFileReader scan;
+    ASSERT_TRUE(scan.Open(env.get(), dir, file, 3, 1).ok());
+    std::vector<ScannedRow> rows;
+    while (true) {
+      bool has_row = false;
+      ASSERT_TRUE(scan.Next(&has_row).ok());
+      if (!has_row) break;
+      rows.push_back(Scanned(scan));
+    }
+    std::vector<std::vector<size_t>> choices = {{}, {rows.size() - 1}, {0, rows.size() - 1}};
+    choices.emplace_back();
+    for (size_t i = 0; i < rows.size(); ++i) choices.back().push_back(i);
+    choices.push_back(choices.back());
+    std::reverse(choices.back().begin(), choices.back().end());
+    for (size_t step : {2, 3, 40, 450}) {
+      choices.emplace_back();
+      for (size_t i = step / 2; i < rows.size(); i += step) choices.back().push_back(i);
+    }
+    choices.emplace_back();
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (random() % 5 == 0) choices.back().push_back(i);
+    }
+    for (const std::vector<size_t>& chosen : choices) {
+      std::vector<uint64_t> offsets;
+      for (size_t i : chosen) offsets.push_back(rows[i].offset);
+      DataFileReader reader;
+      ASSERT_TRUE(reader.OpenAtOffsets(env.get(), dir, file, 3, 1, offsets).ok());
+      for (size_t i : chosen) {
+        bool has_row = false;
+        ASSERT_TRUE(reader.Next(&has_row).ok());
+        ASSERT_TRUE(has_row);
+        EXPECT_EQ(reader.line(), 0u);  // not counted
+        ASSERT_EQ(Scanned(reader), rows[i]) << "row " << i << " of " << chosen.size() << " chosen";
+      }
+      bool has_row = true;
+      ASSERT_TRUE(reader.Next(&has_row).ok());
+      EXPECT_FALSE(has_row);
+    }
+  }
+}
+
+// An offset where no row starts is an error or a wrong row, never a crash:
+// callers check the rows they get.
+TEST(DataFileReaderOffsets, NoRowAtTheEndOrPastIt) {
+  auto env = NewMemEnv();
+  const std::string text = "1,a,b\n2,\"c\nd\",e\n";
+  ASSERT_TRUE(WriteFileAtomically(env.get(), "/x/f.csv", text).ok());
+  ExportDir dir;
+  dir.dir = "/x";
+  DataFile file;
+  file.path = "f.csv";
+  for (uint64_t offset : {text.size(), text.size() + 100}) {
+    DataFileReader reader;
+    ASSERT_TRUE(reader.OpenAtOffsets(env.get(), dir, file, 3, 1, {offset}).ok());
+    bool has_row = false;
+    Status s = reader.Next(&has_row);
+    EXPECT_EQ(s.code(), Status::Code::kCorrupt);
+    EXPECT_EQ(s.file(), "/x/f.csv");
+  }
+  for (uint64_t offset = 0; offset < text.size(); ++offset) {
+    DataFileReader reader;
+    ASSERT_TRUE(reader.OpenAtOffsets(env.get(), dir, file, 3, 1, {offset}).ok());
+    bool has_row = false;
+    (void)reader.Next(&has_row);
   }
 }
 
