@@ -21,6 +21,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "archive/archive.h"
@@ -38,6 +39,27 @@ namespace kuzusync {
 struct TableElements {
   std::vector<uint64_t> elements;
   std::vector<merkle::CodedSymbol> symbols;  // symbols [0, symbols.size()) of `elements`
+};
+
+// Where each row of a table was when this process hashed it, in the order
+// of its elements (HashTable): what lets the rows of a few elements be read
+// without a scan. Not in TableElements: the tree cache keeps elements, and
+// locations would be copied there for nothing (they hold only while the
+// files are as hashed, which the identities tell).
+struct RowLocations {
+  static constexpr int kOffsetBits = 48;
+  // Where each row starts: the file (its index in ExportDir::FilesOf) <<
+  // kOffsetBits | the byte offset of the row's first byte in it, the header
+  // line counted. In parts, one a hashing thread, back to back in the order
+  // of the elements (joining them would copy megabytes).
+  std::vector<std::vector<uint64_t>> starts;
+  // Each file's Env::FileIdentity from before it was read.
+  std::vector<std::string> identities;
+  // Rel tables: (row index, copy) of each row numbered as a further copy of
+  // an identical row (copy > 0, merkle::RelSketchElement), by index.
+  std::vector<std::pair<uint64_t, uint64_t>> copies;
+
+  bool empty() const { return identities.empty(); }
 };
 
 // Trees already built, keyed by everything they were built from (the table's
@@ -79,6 +101,7 @@ struct TableTree {
   merkle::Tree tree;
   // With HashExports' with_elements: its rows' set-reconciliation elements.
   std::optional<TableElements> elements;
+  RowLocations locations;  // of the elements, when hashed here (not from the cache)
   std::string cache_key;  // under which the cache keeps it; empty: not cacheable
 };
 
@@ -88,15 +111,18 @@ struct TableTree {
 // merkle::kNetworkLeafRows when the other side is remote).
 // Up to `threads` threads hash while the calling thread parses (0: all cores).
 // With `elements`, also the rows' set-reconciliation elements (what
-// RowSource::CollectElements lists), in the same pass.
+// RowSource::CollectElements lists), in the same pass; with `locations`
+// too, where those rows start (left empty when the files cannot be told
+// apart from changed ones later, or are too many or too large to number).
 Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const TableSchema& table,
                                uint64_t leaf_rows = merkle::kTargetLeafRows, int threads = 0,
-                               std::vector<uint64_t>* elements = nullptr);
+                               std::vector<uint64_t>* elements = nullptr, RowLocations* locations = nullptr);
 
 // Hashes the named tables (all when `tables` is empty) of each export, using
 // up to `threads` threads across all of them. result[i] belongs to exports[i].
 // with_elements: tables come with their elements too (from the cache only
-// when it kept them; otherwise the table is hashed).
+// when it kept them; otherwise the table is hashed, and its rows' locations
+// come too).
 Result<std::vector<std::vector<TableTree>>> HashExports(
     Env* env, const std::vector<const ExportDir*>& exports,
     const std::vector<std::vector<std::string>>& tables, int threads,
@@ -222,7 +248,8 @@ class RowSource {
   virtual void KeepSymbols(const TableSchema& table, const std::vector<merkle::CodedSymbol>& symbols) {}
 };
 
-// RowSource over a local export directory: rescans the table's files.
+// RowSource over a local export directory: rescans the table's files, or
+// reads just the rows it wants where hashing found them.
 class ExportRowSource final : public RowSource {
  public:
   ExportRowSource(Env* env, const ExportDir* export_dir) : env_(env), export_(export_dir) {}
@@ -241,8 +268,10 @@ class ExportRowSource final : public RowSource {
   void KeepSymbols(const TableSchema& table, const std::vector<merkle::CodedSymbol>& symbols) override;
   // Elements found while hashing (CollectElements then need not scan),
   // kept in `cache` (which must outlive this) under `cache_key` if set.
+  // With their rows' locations, CollectRowsByElement reads the rows it
+  // wants there, and scans only when the files changed since.
   void KnowElements(const std::string& table, TableElements elements, TreeCache* cache = nullptr,
-                    std::string cache_key = "");
+                    std::string cache_key = "", RowLocations locations = {});
   const TableElements* KnownElements(const std::string& table) const;
 
  private:
@@ -250,7 +279,9 @@ class ExportRowSource final : public RowSource {
     TableElements elements;
     TreeCache* cache = nullptr;
     std::string cache_key;
+    RowLocations locations;
   };
+  const Known* FindKnown(const std::string& table) const;
   Env* env_;
   const ExportDir* export_;
   mutable std::mutex known_mu_;  // KeepSymbols may run beside KnownSymbols

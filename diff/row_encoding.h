@@ -101,8 +101,10 @@ class RowElements {
   // have a print no other row has; two passes over bitmaps of print bits
   // (in cache) find the few that may not, and only those are counted in a
   // hash table. Counting every row there cost a cache miss a row.
+  // With `copies`, also (index in *out, copy) of each rel row numbered as a
+  // further copy of an identical row (copy > 0), by index.
   static void All(TableKind kind, const std::vector<std::vector<std::pair<uint64_t, uint64_t>>>& prints,
-                  std::vector<uint64_t>* out);
+                  std::vector<uint64_t>* out, std::vector<std::pair<uint64_t, uint64_t>>* copies = nullptr);
 
  private:
   // Copies of `print` seen so far, counting this one. Prints are uniform,

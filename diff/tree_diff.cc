@@ -243,7 +243,9 @@ Result<std::unique_ptr<LocalReplica>> LocalReplica::Open(Env* env, const std::st
   replica->trees_ = std::move(trees[0]);
   for (TableTree& t : replica->trees_) {
     replica->tables_.push_back({t.table, t.kind, t.tree.depth(), t.tree.root()});
-    if (t.elements) replica->rows_.KnowElements(t.table, std::move(*t.elements), cache, t.cache_key);
+    if (t.elements) {
+      replica->rows_.KnowElements(t.table, std::move(*t.elements), cache, t.cache_key, std::move(t.locations));
+    }
     t.elements.reset();
   }
   return replica;

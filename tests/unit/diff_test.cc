@@ -246,7 +246,21 @@ TEST(RowElementsTest, AllIsTheSetNextGivesRowByRow) {
     std::vector<std::vector<std::pair<uint64_t, uint64_t>>> parts(3);  // as three hashing threads left them
     for (size_t i = 0; i < rows.size(); ++i) parts[i % 3].push_back(rows[i]);
     std::vector<uint64_t> all;
-    RowElements::All(kind, parts, &all);
+    std::vector<std::pair<uint64_t, uint64_t>> copies;
+    RowElements::All(kind, parts, &all, &copies);
+    // The copy numbers All gave, by index in its order (parts one by one):
+    // each element is its row's with that copy number, 0 where none is told.
+    std::vector<std::pair<uint64_t, uint64_t>> in_order;
+    for (const auto& part : parts) in_order.insert(in_order.end(), part.begin(), part.end());
+    ASSERT_EQ(in_order.size(), all.size());
+    EXPECT_TRUE(std::is_sorted(copies.begin(), copies.end()));
+    EXPECT_EQ(copies.size(), kind == TableKind::kNode ? 0u : 1000u + 50u + 2u);  // repeats, and the zero print's
+    for (size_t i = 0, c = 0; i < all.size(); ++i) {
+      const uint64_t copy = c < copies.size() && copies[c].first == i ? copies[c++].second : 0;
+      const auto& [key_hash, print] = in_order[i];
+      EXPECT_EQ(all[i], kind == TableKind::kNode ? merkle::NodeSketchElement(key_hash, print)
+                                                 : merkle::RelSketchElement(key_hash, print, copy));
+    }
     std::sort(one_by_one.begin(), one_by_one.end());
     std::sort(all.begin(), all.end());
     EXPECT_EQ(all, one_by_one);
