@@ -370,8 +370,11 @@ test('3. TLS daemon: push, pull, --delete, --dry-run, diff; tokens; certificate 
     // database): entries that carry reconciliation elements, with their
     // recency (`used` grows on every hit).
     const db = path.join(root, '.main.kuzusync', 'state.db');
+    // The daemon writes the cache after answering, at the lowest priority:
+    // a reader may find it mid-transaction and waits, as kuzusync's own do.
+    const query = sql => spawnSync('sqlite3', ['-cmd', '.timeout 10000', db, sql], { encoding: 'utf8' });
     const kept = () => {
-      const r = spawnSync('sqlite3', [db, 'SELECT key, used FROM trees WHERE elements IS NOT NULL'], { encoding: 'utf8' });
+      const r = query('SELECT key, used FROM trees WHERE elements IS NOT NULL');
       assert.equal(r.status, 0, r.stderr);
       return new Map(r.stdout.split('\n').filter(Boolean).map(line => line.split('|')));
     };
@@ -388,7 +391,7 @@ test('3. TLS daemon: push, pull, --delete, --dry-run, diff; tokens; certificate 
     assert.equal(written.size, tables, `one new entry with elements per table: ${JSON.stringify([...written])}`);
     // The tables the push reconciled keep the coded symbols it made, changed
     // with the rows it moved, for the next reconciliation.
-    const symbols = spawnSync('sqlite3', [db, 'SELECT key FROM symbols'], { encoding: 'utf8' });
+    const symbols = query('SELECT key FROM symbols');
     assert.equal(symbols.status, 0, symbols.stderr);
     const withSymbols = symbols.stdout.split('\n').filter(key => written.has(key));
     assert.ok(withSymbols.length >= 1, `new entries with symbols: ${withSymbols.length} of ${written.size}`);
