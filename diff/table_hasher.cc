@@ -323,6 +323,7 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
   std::vector<std::vector<uint64_t>> starts(locate ? workers : 0);
   // Reserved, as growing them copied them over and over (a fifth of what
   // locating costs, callgrind); the estimate errs high.
+  for (auto& part : prints) part.reserve(estimated_rows / workers);
   for (std::vector<uint64_t>& part : starts) part.reserve(estimated_rows / workers);
   for (int t = 0; t < workers; ++t) builders.emplace_back(build_depth, leaf_rows);
   auto absorb = [&](int worker, std::string_view key, const merkle::RowDigest& digest, uint64_t start) {

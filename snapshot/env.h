@@ -47,6 +47,9 @@ class WritableFile {
   virtual ~WritableFile() = default;
   virtual Status Append(std::string_view data) = 0;
   virtual Status Sync() = 0;  // data reaches stable storage
+  // Starts writing the data back to stable storage without waiting for it:
+  // a later Sync then waits for less. Advice: it may do nothing.
+  virtual void StartSync() {}
   virtual Status Close() = 0;
 };
 

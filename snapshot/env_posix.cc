@@ -92,6 +92,11 @@ class PosixWritableFile final : public WritableFile {
     if (::fdatasync(fd_) != 0) return PosixError(path_, errno);
     return Status::Ok();
   }
+  void StartSync() override {
+#ifdef __linux__
+    (void)::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+  }
   Status Close() override {
     int fd = fd_;
     fd_ = -1;
