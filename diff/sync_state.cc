@@ -134,6 +134,10 @@ SyncState::~SyncState() = default;
 
 Result<std::unique_ptr<SyncState>> SyncState::Open(const std::string& replica_dir, bool create) {
   KS_ASSIGN_OR_RETURN(std::unique_ptr<StateDb> db, StateDb::Open(replica_dir, create));
+  // Checkpoints, pending runs and pushes must outlive a power cut once
+  // committed, whether or not a checkpoint of the WAL follows (the tree
+  // cache's connection closes without one).
+  KS_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL"));
   std::unique_ptr<SyncState> state(new SyncState(std::move(db)));
   Statement get(state->db_->db(), "SELECT value FROM meta WHERE key = 'replica_id'");
   if (get.Step() != SQLITE_ROW) return state->db_->Error("no replica id");
