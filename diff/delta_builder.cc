@@ -119,7 +119,11 @@ Result<Manifest> DeltaBuilder::Finish(const Schema& schema,
   KS_RETURN_IF_ERROR(Flush());
   std::vector<ArchiveSource> sources;
   const std::string schema_path = JoinPath(staging_, delta::kSchemaMember);
-  KS_RETURN_IF_ERROR(WriteFileAtomically(env_, schema_path, SchemaText(source_schema)));
+  // Staging is scratch, like the other members: written, not synced.
+  std::unique_ptr<WritableFile> schema_file;
+  KS_RETURN_IF_ERROR(env_->NewWritableFile(schema_path, &schema_file));
+  KS_RETURN_IF_ERROR(schema_file->Append(SchemaText(source_schema)));
+  KS_RETURN_IF_ERROR(schema_file->Close());
   sources.push_back({delta::kSchemaMember, schema_path});
   for (auto& [member, file] : files_) {
     KS_RETURN_IF_ERROR(file->Close());
