@@ -23,10 +23,11 @@ namespace {
 constexpr int kKeepTrees = 1024;  // least recently used trees beyond this are dropped
 
 // Elements and symbols as stored: a magic, the count, the records
-// (little-endian), and the SHA-256 of all that, so that damage is a miss,
-// never wrong elements.
-constexpr char kElementsMagic[8] = {'k', 'z', 'e', 'l', 'e', 'm', '0', '1'};
-constexpr char kSymbolsMagic[8] = {'k', 'z', 's', 'y', 'm', 'b', '0', '1'};
+// (little-endian), and a checksum of all that (merkle::ChecksumOf; version
+// 01 had a SHA-256), so that damage is a miss, never wrong elements.
+constexpr char kElementsMagic[8] = {'k', 'z', 'e', 'l', 'e', 'm', '0', '2'};
+constexpr char kSymbolsMagic[8] = {'k', 'z', 's', 'y', 'm', 'b', '0', '2'};
+constexpr size_t kCheckBytes = std::tuple_size_v<merkle::Checksum>;
 constexpr size_t kSymbolBytes = 12;
 
 void PutLe(char* at, uint64_t v, int bytes) {
@@ -48,19 +49,21 @@ std::string Framed(const char (&magic)[8], uint64_t count, size_t width) {
 }
 
 std::string Checked(std::string framed) {
-  const merkle::Sha256Digest digest = merkle::Sha256(framed);
-  framed.append(reinterpret_cast<const char*>(digest.data()), digest.size());
+  const merkle::Checksum check = merkle::ChecksumOf(framed);
+  framed.append(reinterpret_cast<const char*>(check.data()), check.size());
   return framed;
 }
 
 // The records of a Framed and Checked blob; nullopt when it is not one.
 std::optional<std::string_view> Records(std::string_view data, const char (&magic)[8], size_t width,
                                         uint64_t* count) {
-  if (data.size() < 16 + 32 || data.substr(0, 8) != std::string_view(magic, 8)) return std::nullopt;
+  constexpr size_t kFrame = 16 + kCheckBytes;
+  if (data.size() < kFrame || data.substr(0, 8) != std::string_view(magic, 8)) return std::nullopt;
   *count = GetLe(data.data() + 8, 8);
-  if (*count > (data.size() - 48) / width || data.size() != 48 + width * *count) return std::nullopt;
-  const merkle::Sha256Digest digest = merkle::Sha256(data.substr(0, data.size() - 32));
-  if (data.substr(data.size() - 32) != std::string_view(reinterpret_cast<const char*>(digest.data()), 32)) {
+  if (*count > (data.size() - kFrame) / width || data.size() != kFrame + width * *count) return std::nullopt;
+  const merkle::Checksum check = merkle::ChecksumOf(data.substr(0, data.size() - kCheckBytes));
+  if (data.substr(data.size() - kCheckBytes) !=
+      std::string_view(reinterpret_cast<const char*>(check.data()), kCheckBytes)) {
     return std::nullopt;
   }
   return data.substr(16, width * *count);

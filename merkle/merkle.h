@@ -65,9 +65,15 @@ RowDigest DigestRow(std::string_view canonical_text, uint64_t seed);
 uint64_t RowSeed(std::string_view from_table, std::string_view to_table);
 
 // SHA-256, where a check must hold against more than chance or names
-// content for good: tree files, cached blobs, root names.
+// content for good: tree files, root names.
 using Sha256Digest = std::array<uint8_t, 32>;
 Sha256Digest Sha256(std::string_view data);
+
+// XXH3-128, little-endian, for bytes kept where only accident can damage
+// them (cached elements and symbols, megabytes read on every open): a tenth
+// of SHA-256's time.
+using Checksum = std::array<uint8_t, 16>;
+Checksum ChecksumOf(std::string_view data);
 
 struct NodeSummary {
   uint64_t count = 0;

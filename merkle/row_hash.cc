@@ -51,15 +51,25 @@ uint64_t RowSeed(std::string_view from_table, std::string_view to_table) {
   return XXH3_64bits(pair.data(), pair.size());
 }
 
-RowDigest DigestRow(std::string_view canonical_text, uint64_t seed) {
-  const XXH128_hash_t h = XXH3_128bits_withSeed(canonical_text.data(), canonical_text.size(), seed);
-  RowDigest out;  // little-endian lanes, as NodeSummary reads them
+namespace {
+
+// Lanes little-endian, as NodeSummary reads them.
+std::array<uint8_t, 16> LittleEndian(XXH128_hash_t h) {
+  std::array<uint8_t, 16> out;
   for (int i = 0; i < 8; ++i) {
     out[i] = static_cast<uint8_t>(h.low64 >> (8 * i));
     out[8 + i] = static_cast<uint8_t>(h.high64 >> (8 * i));
   }
   return out;
 }
+
+}  // namespace
+
+RowDigest DigestRow(std::string_view canonical_text, uint64_t seed) {
+  return LittleEndian(XXH3_128bits_withSeed(canonical_text.data(), canonical_text.size(), seed));
+}
+
+Checksum ChecksumOf(std::string_view data) { return LittleEndian(XXH3_128bits(data.data(), data.size())); }
 
 NodePrint PrintOf(const NodeSummary& summary) {
   if (summary.count == 0) return {0, 0};  // empty nodes need no hashing
