@@ -70,6 +70,23 @@ class ApplyTest : public ::testing::Test {
     }
   }
 
+  // /bundle.kzb is refused for `why`, leaving /b as it was and nothing
+  // beside it; forced, it applies: the forced result.
+  ApplyResult RefusedThenForced(const std::string& why) {
+    const auto before = FilesOf("/b");
+    auto refused = ApplyBundle(env_, "/bundle.kzb", "/b", {});
+    EXPECT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), Status::Code::kRefused);
+    EXPECT_TRUE(Contains(refused.status().message(), why)) << refused.status().ToString();
+    EXPECT_EQ(FilesOf("/b"), before);
+    ExpectNoLeftovers();
+    ApplyOptions force;
+    force.force = true;
+    auto forced = ApplyBundle(env_, "/bundle.kzb", "/b", force);
+    EXPECT_TRUE(forced.ok()) << forced.status().ToString();
+    return forced.ok() ? forced.value() : ApplyResult{};
+  }
+
   std::unique_ptr<Env> mem_ = NewMemEnv();
   Env* env_ = mem_.get();
 };
@@ -130,21 +147,7 @@ TEST_F(ApplyTest, StaleTargetIsRefusedAndLeftUntouchedUnlessForced) {
   ASSERT_TRUE(WriteBundle(env_, "/a", "/b", "/bundle.kzb", {}).ok());
   // Someone edits B after the bundle was made.
   ASSERT_TRUE(WriteFileAtomically(env_, "/b/User.csv", "1,ann,30\n2,bob,40\n3,cy,50\n9,zed,99\n7,new,70\n").ok());
-  const auto before = FilesOf("/b");
-
-  auto refused = ApplyBundle(env_, "/bundle.kzb", "/b", {});
-  ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.status().code(), Status::Code::kRefused);
-  EXPECT_TRUE(Contains(refused.status().message(), "has changed since the bundle was made"))
-      << refused.status().ToString();
-  EXPECT_EQ(FilesOf("/b"), before);
-  ExpectNoLeftovers();
-
-  ApplyOptions force;
-  force.force = true;
-  auto forced = ApplyBundle(env_, "/bundle.kzb", "/b", force);
-  ASSERT_TRUE(forced.ok()) << forced.status().ToString();
-  EXPECT_TRUE(forced->forced);
+  EXPECT_TRUE(RefusedThenForced("has changed since the bundle was made").forced);
   DiffReport report = Diff("/a", "/b");
   const TableDiff& users = Table(report, "User");
   EXPECT_EQ(users.only_in_a, 0u);
@@ -203,19 +206,7 @@ TEST_F(ApplyTest, BundleOfAnotherRowHashFormatIsRefusedUnlessForced) {
   ASSERT_TRUE(WriteArchive(env_, "/bundle.kzb", &manifest.value(), sources, {}).ok());
   ASSERT_TRUE(RemoveTree(env_, "/x").ok());
   ASSERT_TRUE(env_->RemoveFile("/new.kzb").ok());
-  const auto before = FilesOf("/b");
-
-  auto refused = ApplyBundle(env_, "/bundle.kzb", "/b", {});
-  ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.status().code(), Status::Code::kRefused);
-  EXPECT_TRUE(Contains(refused.status().message(), "row hash format 1")) << refused.status().ToString();
-  EXPECT_EQ(FilesOf("/b"), before);
-  ExpectNoLeftovers();
-
-  ApplyOptions force;
-  force.force = true;
-  auto forced = ApplyBundle(env_, "/bundle.kzb", "/b", force);
-  ASSERT_TRUE(forced.ok()) << forced.status().ToString();
+  RefusedThenForced("row hash format 1");
   DiffReport report = Diff("/a", "/b");
   EXPECT_EQ(Table(report, "User").only_in_a, 0u);
   EXPECT_EQ(Table(report, "User").changed, 0u);
