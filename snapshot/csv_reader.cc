@@ -8,6 +8,12 @@
 #include <cassert>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "snapshot/csv_reader_internal.h"
+
 namespace kuzusync {
 namespace {
 
@@ -36,7 +42,12 @@ size_t CountByte(const char* p, const char* end, char c) {
 
 CsvReader::CsvReader(SequentialFile* file, CsvOptions options, std::string filename,
                      size_t buffer_size)
-    : file_(file), options_(options), filename_(std::move(filename)) {
+    : file_(file),
+      options_(options),
+      // A '\r' delimiter would be the CR of a CRLF that the block scan has
+      // already taken for a delimiter when the '\n' starts the next block.
+      scan_with_avx512_(CpuScansCsvRowsWithAvx512() && options.delimiter != '\r'),
+      filename_(std::move(filename)) {
   buffer_.resize(std::max<size_t>(buffer_size, 64));
 }
 
@@ -139,8 +150,15 @@ void CsvReader::KeepFields() {
   }
 }
 
-// Fast path: a line without any quote character is split on the delimiter.
 CsvReader::Parse CsvReader::ParseRow(size_t begin, size_t keep, size_t* next, Status* error) {
+#if defined(__x86_64__)
+  if (scan_with_avx512_) return CsvReaderInternal::ParseRowAvx512(this, begin, keep, next, error);
+#endif
+  return ParseRowScalar(begin, keep, next, error);
+}
+
+// Fast path: a line without any quote character is split on the delimiter.
+CsvReader::Parse CsvReader::ParseRowScalar(size_t begin, size_t keep, size_t* next, Status* error) {
   const char* data = buffer_.data();
   const char* start = data + begin;
   const char* limit = data + end_;
@@ -181,6 +199,111 @@ CsvReader::Parse CsvReader::ParseRow(size_t begin, size_t keep, size_t* next, St
   *next = (eol == limit) ? end_ : static_cast<size_t>(eol - data) + 1;
   return Parse::kRow;
 }
+
+#if defined(__x86_64__)
+bool CpuScansCsvRowsWithAvx512() {
+  // Also asks whether the OS saves zmm registers. Valgrind's CPU has no AVX-512.
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
+                          __builtin_cpu_supports("popcnt");
+  return has;
+}
+
+namespace {
+
+// Which of the 64 bytes at `block` are line breaks, quotes or escapes, and
+// delimiters. Only the first `left` are buffered, and only they are read:
+// a masked-off byte cannot fault, and reads as NUL, which is no line break
+// and which ParseRowAvx512 cuts off the other masks (NUL may be a quote or
+// delimiter) with the bytes past the row.
+struct BlockBits {
+  __mmask64 buffered, breaks, quotes, delimiters;
+};
+
+__attribute__((target("avx512f,avx512bw,bmi,bmi2,popcnt"), always_inline)) inline BlockBits ClassifyBlock(
+    const char* block, size_t left, const CsvOptions& options) {
+  const __mmask64 buffered = _bzhi_u64(~0ULL, static_cast<unsigned>(std::min<size_t>(left, 64)));
+  const __m512i bytes = _mm512_maskz_loadu_epi8(buffered, block);
+  return {buffered, _mm512_cmpeq_epi8_mask(bytes, _mm512_set1_epi8('\n')),
+          _mm512_cmpeq_epi8_mask(bytes, _mm512_set1_epi8(options.quote)) |
+              _mm512_cmpeq_epi8_mask(bytes, _mm512_set1_epi8(options.escape)),
+          _mm512_cmpeq_epi8_mask(bytes, _mm512_set1_epi8(options.delimiter))};
+}
+
+}  // namespace
+
+// ParseRowScalar in one pass: each 64 bytes of the row are compared with
+// the line break, the quote, the escape and the delimiter at once, and four
+// bit masks tell where the line ends, whether a quote comes before that,
+// where the kept fields end and how many fields the row has. The scalar
+// path makes a pass for each (memchr for the line end, the quote, the
+// escape and each kept field, then CountByte), and on rows of ~40 bytes
+// their calls and setup cost more than their scanning.
+//
+// A quote or escape before the line end sends the row to ParseQuotedRow
+// even when the line end is not buffered yet (where the scalar path asks
+// for more input first): ParseQuotedRow also stops at the end of the
+// buffered bytes with kNeedMore, and never reports an error that more
+// input could undo, so the row reads the same.
+CsvReader::Parse CsvReaderInternal::ParseRowAvx512(CsvReader* reader, size_t begin, size_t keep, size_t* next,
+                                                   Status* error) {
+  const char* data = reader->buffer_.data();
+  const char* start = data + begin;
+  const char* limit = data + reader->end_;
+  // The kept fields go straight into spans_, not through AddSpan, which
+  // may call to grow it: registers live across a call the scan comes back
+  // from would be spilled and reloaded for every row.
+  CsvReader::FieldSpan* spans = reader->spans_.data();
+  const size_t room = reader->spans_.size();
+  size_t kept = 0;
+  const char* field = start;  // where the next kept field begins
+  size_t skipped = 0;         // delimiters after the kept fields
+  const char* eol = limit;    // at EOF, the row ends with the input
+  for (const char* block = start;; block += 64) {
+    const size_t left = static_cast<size_t>(limit - block);
+    const BlockBits bits = ClassifyBlock(block, left, reader->options_);
+    __mmask64 in_row = bits.buffered;
+    if (bits.breaks != 0) {
+      in_row = _blsmsk_u64(bits.breaks) >> 1;  // the bytes before the first line break
+      eol = block + _tzcnt_u64(bits.breaks);
+    }
+    if ((bits.quotes & in_row) != 0) {
+      reader->quoted_row_ = true;
+      return reader->ParseQuotedRow(begin, keep, next, error);
+    }
+    __mmask64 delimiters = bits.delimiters & in_row;
+    for (; delimiters != 0 && kept < keep; delimiters = _blsr_u64(delimiters)) {
+      if (kept == room) {  // spans_ is full: grow it and parse the row again
+        reader->spans_.resize(room * 2 + 8);
+        return ParseRowAvx512(reader, begin, keep, next, error);
+      }
+      const char* delimiter = block + _tzcnt_u64(delimiters);
+      spans[kept++] = {static_cast<size_t>(field - data), static_cast<size_t>(delimiter - field), false, false};
+      field = delimiter + 1;
+    }
+    skipped += _mm_popcnt_u64(delimiters);
+    if (bits.breaks != 0) break;
+    if (left <= 64) {
+      if (!reader->eof_) return CsvReader::Parse::kNeedMore;
+      break;
+    }
+  }
+  reader->quoted_row_ = false;
+  reader->span_count_ = kept;
+  reader->field_count_ = kept + skipped + 1;
+  if (kept < keep) {
+    // RFC 4180 ends lines with CRLF: a '\r' before the newline is not data.
+    // The delimiter is not '\r' here (see the constructor), so that CR was
+    // not taken for the end of a field either.
+    const char* data_end = (eol > start && eol[-1] == '\r') ? eol - 1 : eol;
+    reader->AddSpan(static_cast<size_t>(field - data), static_cast<size_t>(data_end - field), false, false);
+  }
+  *next = (eol == limit) ? reader->end_ : static_cast<size_t>(eol - data) + 1;
+  return CsvReader::Parse::kRow;
+}
+#else
+bool CpuScansCsvRowsWithAvx512() { return false; }
+#endif
 
 CsvReader::Parse CsvReader::AfterClosingQuote(size_t begin, size_t* p, Status* error) const {
   const char* data = buffer_.data();

@@ -5,7 +5,9 @@
 // character when it differs from the quote), quoted fields may hold
 // delimiters and newlines, and an empty unquoted field is NULL while ""
 // is the empty string. Bytes are passed through unchanged (UTF-8 kept).
-// Internal to the snapshot library; not thread-safe.
+// Where the CPU has AVX-512BW, rows are scanned with it; the rows read are
+// the same (csv_reader_internal.h). Internal to the snapshot library; not
+// thread-safe.
 
 #ifndef KUZUSYNC_SNAPSHOT_CSV_READER_H_
 #define KUZUSYNC_SNAPSHOT_CSV_READER_H_
@@ -72,6 +74,8 @@ class CsvReader {
   bool quoted() const { return quoted_row_; }
 
  private:
+  friend class CsvReaderInternal;  // the AVX-512 scan, and the tests that compare it with the scalar one
+
   enum class Parse { kRow, kNeedMore, kError };
   struct FieldSpan {
     size_t begin;  // offset into buffer_, or into unescaped_ when `unescaped`
@@ -84,6 +88,7 @@ class CsvReader {
   // `keep` fields) and field_count_; on kRow, *next is where the next row
   // starts.
   Parse ParseRow(size_t begin, size_t keep, size_t* next, Status* error);
+  Parse ParseRowScalar(size_t begin, size_t keep, size_t* next, Status* error);
   Parse ParseQuotedRow(size_t begin, size_t keep, size_t* next, Status* error);
   // After a closing quote at buffer_[p - 1]: moves *p to the delimiter or
   // line break that must follow.
@@ -100,6 +105,7 @@ class CsvReader {
 
   SequentialFile* file_;
   CsvOptions options_;
+  bool scan_with_avx512_;  // ParseRow's fast path is CsvReaderInternal::ParseRowAvx512
   std::string filename_;
   std::string buffer_;
   size_t begin_ = 0;  // start of unparsed data in buffer_

@@ -1,11 +1,13 @@
 // Fuzzes the CSV reader: never a crash, every row it reads survives a
-// write-then-read round trip unchanged (fields and NULLs), and reads the
-// same where it starts as in a read from the front.
+// write-then-read round trip unchanged (fields and NULLs), reads the same
+// where it starts as in a read from the front, and reads the same with the
+// AVX-512 scan as with the scalar one.
 
 #include <algorithm>
 #include <cstdlib>
 
 #include "snapshot/csv_reader.h"
+#include "snapshot/csv_reader_internal.h"
 
 using namespace kuzusync;
 
@@ -63,18 +65,58 @@ bool LeadingAgrees(const std::string& text, const CsvOptions& options, size_t bu
 // A text read from wherever it was last moved to, a few bytes at a time.
 class TextFrom final : public SequentialFile {
  public:
-  explicit TextFrom(const std::string& text) : text_(text) {}
+  explicit TextFrom(const std::string& text, size_t chunk = 37) : text_(text), chunk_(chunk) {}
   void MoveTo(size_t position) { position_ = std::min(position, text_.size()); }
   Status Read(size_t n, char* scratch, size_t* read) override {
-    *read = text_.copy(scratch, std::min<size_t>(n, 37), position_);
+    *read = text_.copy(scratch, std::min(n, chunk_), position_);
     position_ += *read;
     return Status::Ok();
   }
 
  private:
   const std::string& text_;
+  const size_t chunk_;
   size_t position_ = 0;
 };
+
+void AppendBytes(std::string* out, std::string_view bytes) {
+  *out += std::to_string(bytes.size()) + ':';
+  *out += bytes;
+}
+
+// Everything a reader tells of each row it reads with NextLeading(keep),
+// then with ParseWhole, and the error that ends the reading, if one does.
+std::string RowsTold(const std::string& text, const CsvOptions& options, size_t buffer, size_t chunk, size_t keep,
+                     bool scalar) {
+  TextFrom input(text, chunk);
+  CsvReader reader(&input, options, "/f.csv", buffer);
+  if (scalar) CsvReaderInternal::UseScalarScan(&reader);
+  std::string told;
+  while (true) {
+    bool has_row = false;
+    const Status s = reader.NextLeading(keep, &has_row);
+    if (!s.ok()) return told + "error " + s.ToString();
+    if (!has_row) return told;
+    told += std::to_string(reader.field_count()) + ' ' + std::to_string(reader.row_line()) + ' ' +
+            std::to_string(reader.row_offset()) + (reader.multiline() ? 'm' : '-') + (reader.quoted() ? 'q' : '-');
+    AppendBytes(&told, reader.raw());
+    for (int whole = 0; whole < 2; ++whole) {
+      if (whole) reader.ParseWhole();
+      told += '|';
+      for (size_t i = 0; i < reader.fields().size(); ++i) {
+        AppendBytes(&told, reader.fields()[i]);
+        told += reader.nulls()[i] ? 'N' : '-';
+      }
+    }
+    told += '\n';
+  }
+}
+
+// The AVX-512 scan, where the CPU has one, tells what the scalar scan does.
+bool ScansAgree(const std::string& text, const CsvOptions& options, size_t buffer, size_t chunk, size_t keep) {
+  if (!CpuScansCsvRowsWithAvx512()) return true;
+  return RowsTold(text, options, buffer, chunk, keep, false) == RowsTold(text, options, buffer, chunk, keep, true);
+}
 
 // Reads every `step`th row again where it starts (row_offset()), front to
 // back or back to front, moving within the buffer (SkipTo) or reading from
@@ -123,6 +165,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (data[0] & 2) options.escape = '\\';
   options.header = (data[0] & 4) != 0;
   const std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
+  // Errors included; in the dialect chosen and in one where NUL (what the
+  // AVX-512 scan reads past the buffered bytes) is the delimiter.
+  const size_t keep = ((data[0] >> 3) & 3) == 3 ? CsvReader::kAllFields : (data[0] >> 3) & 3;
+  CsvOptions nul = options;
+  nul.delimiter = '\0';
+  nul.quote = '\'';
+  if (!ScansAgree(text, options, 64 + (data[0] >> 3), 37, keep) ||
+      !ScansAgree(text, options, 1 << 16, text.size() + 1, keep) ||
+      !ScansAgree(text, nul, 64 + (data[0] >> 3), 1 + (data[0] >> 2), keep)) {
+    std::abort();
+  }
   bool ok = false;
   auto rows = ReadAll(text, options, 64 + (data[0] >> 3), &ok);
   if (!ok) return 0;

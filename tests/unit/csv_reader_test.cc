@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <random>
 
+#include "snapshot/csv_reader_internal.h"
+
 namespace kuzusync {
 namespace {
 
@@ -531,6 +533,288 @@ TEST(DataFileReaderOffsets, NoRowAtTheEndOrPastIt) {
     ASSERT_TRUE(reader.OpenAtOffsets(env.get(), dir, file, 3, 1, {offset}).ok());
     bool has_row = false;
     (void)reader.Next(&has_row);
+  }
+}
+
+// Where the CPU has AVX-512BW, CsvReader scans rows with it
+// (csv_reader_internal.h). The tests below read each text with both scans
+// and expect everything a reader tells of every row, and how the reading
+// ends, to be the same.
+
+// A text read at most `chunk` bytes at a time, so that the buffered bytes
+// end anywhere in a row, with stale bytes of earlier reads behind them.
+class ChunkedText final : public SequentialFile {
+ public:
+  ChunkedText(const std::string& text, size_t chunk) : text_(text), chunk_(chunk) {}
+  Status Read(size_t n, char* scratch, size_t* read) override {
+    *read = text_.copy(scratch, std::min(n, chunk_), position_);
+    position_ += *read;
+    return Status::Ok();
+  }
+
+ private:
+  const std::string& text_;
+  const size_t chunk_;
+  size_t position_ = 0;
+};
+
+constexpr size_t kWholeReads = static_cast<size_t>(-1);
+
+// Everything a reader tells of a row read by NextLeading, then by ParseWhole.
+struct RowTold {
+  std::vector<std::string> kept;
+  std::vector<uint8_t> kept_nulls;
+  size_t field_count;
+  std::string raw;
+  uint64_t line, offset;
+  bool multiline, quoted;
+  std::vector<std::string> whole;
+  std::vector<uint8_t> whole_nulls;
+  bool operator==(const RowTold&) const = default;
+};
+
+struct Reading {
+  std::vector<RowTold> rows;
+  std::string error;  // what ended the reading, empty at the end of input
+};
+
+enum class Scan { kCpusBest, kScalar };
+
+Reading Read(const std::string& text, const CsvOptions& options, size_t buffer, size_t chunk, size_t keep,
+             Scan scan) {
+  ChunkedText input(text, chunk);
+  CsvReader reader(&input, options, "/f.csv", buffer);
+  if (scan == Scan::kScalar) CsvReaderInternal::UseScalarScan(&reader);
+  Reading reading;
+  while (true) {
+    bool has_row = false;
+    Status s = reader.NextLeading(keep, &has_row);
+    if (!s.ok()) reading.error = s.ToString();
+    if (!s.ok() || !has_row) return reading;
+    RowTold row;
+    row.kept.assign(reader.fields().begin(), reader.fields().end());
+    row.kept_nulls = reader.nulls();
+    row.field_count = reader.field_count();
+    row.raw = reader.raw();
+    row.line = reader.row_line();
+    row.offset = reader.row_offset();
+    row.multiline = reader.multiline();
+    row.quoted = reader.quoted();
+    reader.ParseWhole();
+    row.whole.assign(reader.fields().begin(), reader.fields().end());
+    row.whole_nulls = reader.nulls();
+    reading.rows.push_back(std::move(row));
+  }
+}
+
+// `bytes` with the invisible ones spelled out, for failure messages.
+std::string Visible(std::string_view bytes) {
+  std::string out;
+  for (unsigned char c : bytes) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else if (c < 0x20 || c >= 0x7f) {
+      static const char kHex[] = "0123456789abcdef";
+      out += {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string Describe(const RowTold& row) {
+  std::string out = "raw \"" + Visible(row.raw) + "\" line " + std::to_string(row.line) + " offset " +
+                    std::to_string(row.offset) + " fields " + std::to_string(row.field_count) +
+                    (row.quoted ? " quoted" : "") + (row.multiline ? " multiline" : "") + "; kept";
+  for (size_t i = 0; i < row.kept.size(); ++i) {
+    out += row.kept_nulls[i] ? " NULL" : " \"" + Visible(row.kept[i]) + "\"";
+  }
+  out += "; whole";
+  for (size_t i = 0; i < row.whole.size(); ++i) {
+    out += row.whole_nulls[i] ? " NULL" : " \"" + Visible(row.whole[i]) + "\"";
+  }
+  return out;
+}
+
+// Reads `text` with both scans, expects the same, and returns what the
+// scalar scan read.
+Reading ExpectScansAgree(const std::string& text, const CsvOptions& options, size_t buffer, size_t chunk,
+                         size_t keep) {
+  Reading scalar = Read(text, options, buffer, chunk, keep, Scan::kScalar);
+  const Reading vector = Read(text, options, buffer, chunk, keep, Scan::kCpusBest);
+  const std::string where = "text \"" + Visible(text) + "\" delimiter '" + Visible({&options.delimiter, 1}) +
+                            "' quote '" + Visible({&options.quote, 1}) + "' escape '" +
+                            Visible({&options.escape, 1}) + (options.header ? "' header" : "'") + " buffer " +
+                            std::to_string(buffer) + " chunk " +
+                            (chunk == kWholeReads ? "whole" : std::to_string(chunk)) + " keep " +
+                            (keep == CsvReader::kAllFields ? "all" : std::to_string(keep));
+  EXPECT_EQ(vector.error, scalar.error) << where;
+  EXPECT_EQ(vector.rows.size(), scalar.rows.size()) << where;
+  for (size_t i = 0; i < std::min(vector.rows.size(), scalar.rows.size()); ++i) {
+    if (!(vector.rows[i] == scalar.rows[i])) {
+      ADD_FAILURE() << "row " << i << " differs\n  AVX-512: " << Describe(vector.rows[i])
+                    << "\n  scalar:  " << Describe(scalar.rows[i]) << "\n" << where;
+      break;
+    }
+  }
+  return scalar;
+}
+
+const std::vector<CsvOptions>& Dialects() {
+  static const std::vector<CsvOptions> dialects = {
+      {},  // Kuzu's: , " "
+      {'|', '"', '"', false},
+      {'\t', '"', '\\', false},   // an escape character apart from the quote
+      {',', '"', '\\', true},      // and a header line
+      {'\0', '\'', '\\', false},  // NUL is what a masked-off byte reads as
+  };
+  return dialects;
+}
+
+// The bytes of values besides the special ones: bytes that differ from
+// the delimiter, the quote and the line break by the high bit alone, NUL,
+// and CR.
+std::string OrdinaryBytes(const CsvOptions& options) {
+  std::string bytes = std::string("abcXYZ019 \x00\x7f\xff\r", 14);
+  bytes += static_cast<char>(options.delimiter ^ 0x80);
+  bytes += static_cast<char>(options.quote ^ 0x80);
+  bytes += static_cast<char>('\n' ^ 0x80);
+  return bytes;
+}
+
+// A well-formed quoted value: delimiters, line breaks (LF and CRLF) and
+// quotes (doubled, or after the escape character) inside.
+std::string QuotedValue(std::mt19937_64& random, const CsvOptions& options) {
+  const std::string ordinary = OrdinaryBytes(options);
+  std::string value(1, options.quote);
+  for (size_t length = random() % 40; length > 0; --length) {
+    switch (random() % 8) {
+      case 0: value += options.delimiter; break;
+      case 1: value += random() % 2 ? "\n" : "\r\n"; break;
+      case 2: value += {options.escape, options.quote}; break;
+      case 3: value += {options.escape, options.escape}; break;
+      default: value += ordinary[random() % ordinary.size()];
+    }
+  }
+  return value + options.quote;
+}
+
+enum class Quoting { kNone, kWellFormed, kStray };
+
+// Up to a dozen rows of 0 to 300 bytes each (many empty), ending in LF,
+// CRLF or a mix, the last without a line break half the time. With
+// kWellFormed some fields are QuotedValue()s; with kStray quote and escape
+// characters fall anywhere, which mostly makes rows that are errors.
+std::string RandomRows(std::mt19937_64& random, const CsvOptions& options, Quoting quoting) {
+  const std::string ordinary = OrdinaryBytes(options);
+  const uint64_t line_breaks = random() % 3;  // LF, CRLF, either
+  std::string text;
+  const size_t rows = random() % 13;
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t length = random() % 8 == 0 ? 0 : random() % 301;
+    std::string row;
+    while (row.size() < length) {
+      const uint64_t what = random() % 16;
+      const bool field_starts = row.empty() || row.back() == options.delimiter;
+      if (what < 3) {
+        row += options.delimiter;
+      } else if (what == 3 && quoting == Quoting::kWellFormed && field_starts) {
+        row += QuotedValue(random, options);
+      } else if (what == 3 && quoting == Quoting::kStray && random() % 8 == 0) {
+        row += random() % 2 ? options.quote : options.escape;
+      } else {
+        row += ordinary[random() % ordinary.size()];
+      }
+    }
+    text += row;
+    if (r + 1 < rows || random() % 2 == 0) {
+      text += line_breaks == 1 || (line_breaks == 2 && random() % 2 == 0) ? "\r\n" : "\n";
+    }
+  }
+  return text;
+}
+
+TEST(CsvReaderScan, ReadersScanWithAvx512WhereTheCpuHasIt) {
+  const std::string text = "1,a\n";
+  ChunkedText input(text, kWholeReads);
+  CsvReader reader(&input, {}, "/f.csv");
+  EXPECT_EQ(CsvReaderInternal::ScansWithAvx512(reader), CpuScansCsvRowsWithAvx512());
+  CsvReaderInternal::UseScalarScan(&reader);
+  EXPECT_FALSE(CsvReaderInternal::ScansWithAvx512(reader));
+  // A CR delimiter could be the CR of a CRLF in the block before its LF.
+  CsvReader cr(&input, {'\r', '"', '"', false}, "/f.csv");
+  EXPECT_FALSE(CsvReaderInternal::ScansWithAvx512(cr));
+}
+
+// Random rows in each dialect, read whole and a few bytes at a time, keeping
+// none, one, two or all of their fields.
+TEST_P(CsvReaderTest, Avx512ScanReadsRandomRowsAsScalarDoes) {
+  if (!CpuScansCsvRowsWithAvx512()) GTEST_SKIP() << "this CPU has no AVX-512BW";
+  std::mt19937_64 random(GetParam());
+  size_t quoted = 0, unquoted = 0, errors = 0;
+  for (int i = 0; i < 1000 && !HasFailure(); ++i) {
+    const CsvOptions& options = Dialects()[i % Dialects().size()];
+    const std::string text = RandomRows(random, options, static_cast<Quoting>(i % 3));
+    for (size_t chunk : {kWholeReads, size_t{37}}) {
+      for (size_t keep : {size_t{0}, size_t{1}, size_t{2}, CsvReader::kAllFields}) {
+        const Reading reading = ExpectScansAgree(text, options, GetParam(), chunk, keep);
+        errors += !reading.error.empty();
+        for (const RowTold& row : reading.rows) (row.quoted ? quoted : unquoted) += 1;
+      }
+    }
+  }
+  // The texts made what the scans must agree on.
+  EXPECT_GT(unquoted, 15000u);
+  EXPECT_GT(quoted, 3000u);
+  EXPECT_GT(errors, 2000u);
+}
+
+// Rows whose line break, CR, delimiters, quote or escape fall just before,
+// on and just after the edges of 64-byte blocks, in texts read with buffers
+// and reads that end all around them.
+TEST(CsvReaderScan, Avx512ScanReadsRowsAtBlockEdgesAsScalarDoes) {
+  if (!CpuScansCsvRowsWithAvx512()) GTEST_SKIP() << "this CPU has no AVX-512BW";
+  const CsvOptions backslash{',', '"', '\\', false};
+  std::vector<std::pair<std::string, CsvOptions>> texts = {
+      {"\n", {}}, {"\n\n\n", {}}, {"\r\n\r\n", {}}, {"\r", {}}, {",", {}}, {",\r\n,", {}}, {"1,a\n\n2,b\n\r\n3,c", {}},
+  };
+  for (size_t length : {1, 2, 62, 63, 64, 65, 66, 127, 128, 129, 130, 200}) {
+    for (int at : {-1, 0, 1, 61, 62, 63, 64, 65, 126, 127, 128, 129}) {  // where the odd byte goes; -1: none
+      if (at >= static_cast<int>(length)) continue;
+      std::string row(length, 'x');
+      for (size_t i = 7; i < length; i += 23) row[i] = ',';  // more fields around the odd byte
+      for (const char odd : {',', '"', '\\', '\r'}) {
+        if (at < 0 && odd != ',') continue;  // one row without is enough
+        std::string changed = row;
+        if (at >= 0) changed[at] = odd;
+        const CsvOptions options = odd == '\\' ? backslash : CsvOptions{};
+        // The row three times: ending in LF (at `length`), in CRLF (the LF
+        // a byte later), and at the end of the input.
+        texts.push_back({changed + "\n" + changed + "\r\n" + changed, options});
+        // Closing a quote the odd byte opened: the row then ends in the
+        // quoted value or after it.
+        if (odd == '"') texts.push_back({changed + "\"\n" + changed + "\"\r\n" + changed + "\"", options});
+      }
+      row[length - 1] = ',';  // an empty last field
+      texts.push_back({row + "\n" + row + "\r\n" + row, {}});
+    }
+  }
+  for (const auto& [text, options] : texts) {
+    for (size_t buffer : {64, 65, 100, 128, 1 << 16}) {
+      for (size_t chunk : {kWholeReads, size_t{61}}) {
+        for (size_t keep : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, CsvReader::kAllFields}) {
+          ExpectScansAgree(text, options, buffer, chunk, keep);
+          if (HasFailure()) return;
+        }
+      }
+    }
   }
 }
 
