@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -74,6 +75,11 @@ Status RunDaemon(const DaemonOptions& daemon, const ServeOptions& options) {
       log(std::string("accept failed: ") + std::strerror(errno));
       continue;
     }
+    // As the client's end does: a frame the server writes in two pieces
+    // (more than its 64 KB buffer) must not wait for the client's delayed
+    // acknowledgement of the first.
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     ++served;
     ++active;
     std::thread([fd, ctx, &options, &active, log] {
