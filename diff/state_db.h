@@ -27,6 +27,8 @@ class Statement {
 
   bool ok() const { return stmt_ != nullptr; }
   Statement& Bind(int index, std::string_view text);
+  // Not copied (blobs are megabytes): `blob` must stay as it is until the
+  // statement is stepped.
   Statement& BindBlob(int index, std::string_view blob);
   Statement& Bind(int index, int64_t value);
   Statement& BindNull(int index);
