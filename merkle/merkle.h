@@ -32,10 +32,10 @@ constexpr uint64_t kTargetLeafRows = 64;  // local comparisons: few node pairs t
 // row print per row on the wire, a tree level only a few node prints.
 constexpr uint64_t kNetworkLeafRows = 16;
 
-// Row hash format 2: XXH3-128 row digests and XXH3-64 key placement (format
-// 1 was SHA-256 and FNV-1a). Trees, roots, elements and symbols of
-// different formats never compare equal: whatever stores or exchanges them
-// names the format.
+// Row hash format 2: XXH3-128 of a row's canonical text, XXH3-64 key
+// placement (format 1: SHA-256 of length-prefixed fields, FNV-1a). Trees,
+// roots, elements and symbols of different formats never compare equal:
+// whatever stores or exchanges them names the format.
 constexpr int kRowHashFormat = 2;
 
 constexpr int kDigestLanes = 2;
