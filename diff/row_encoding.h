@@ -44,11 +44,11 @@ class RowEncoder {
     }
   }
   // The canonical text of the reader's current row: its own bytes when it
-  // is unquoted and in Kuzu's dialect (most rows: nothing is parsed past
-  // the leading fields), else made from its fields. Valid until the next
-  // call or row.
+  // is in Kuzu's dialect and unquoted or quoted only where needed (most
+  // rows: nothing is parsed past the leading fields), else made from its
+  // fields. Valid until the next call or row.
   std::string_view Text(DataFileReader& row) const {
-    if (kuzu_dialect_ && !row.quoted()) return row.line_text();
+    if (kuzu_dialect_ && (!row.quoted() || merkle::IsCanonicalText(row.line_text()))) return row.line_text();
     scratch_.clear();
     EncodeAppend(row.Whole(), &scratch_);
     return scratch_;

@@ -59,6 +59,13 @@ uint64_t KeyHash(std::string_view key);
 // one by one; the caller puts the ',' between them.
 void AppendCanonicalField(std::string* out, std::string_view value, bool is_null);
 
+// True when `text`, a row in Kuzu's default CSV dialect, is its own
+// canonical text: each field Kuzu quoted needed it and nothing else is
+// quoted. Such a row is hashed where it lies too (most of Kuzu's quoted
+// rows: it quotes a value only for a ',', quote or line break, or when it
+// is empty).
+bool IsCanonicalText(std::string_view text);
+
 // The digest of a row's canonical text. `seed` tells apart the rows of a
 // rel table's different (from, to) pairs (RowSeed); node rows use 0.
 RowDigest DigestRow(std::string_view canonical_text, uint64_t seed);

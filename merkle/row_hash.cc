@@ -2,6 +2,8 @@
 
 #include <openssl/sha.h>
 
+#include <cstring>
+
 // Inlined: rows are ~40 bytes, where a call and XXH3's dispatch on length
 // cost as much as the hashing.
 #define XXH_INLINE_ALL
@@ -42,6 +44,39 @@ void AppendCanonicalField(std::string* out, std::string_view value, bool is_null
     out->push_back(c);
   }
   out->push_back('"');
+}
+
+bool IsCanonicalText(std::string_view text) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  auto holds = [](const char* from, const char* to, char c) { return std::memchr(from, c, to - from) != nullptr; };
+  while (true) {
+    if (p < end && *p == '"') {
+      const char* const content = ++p;
+      bool needed = false;  // empty, or holds ',', '"' or '\n'
+      while (true) {
+        const char* quote = static_cast<const char*>(std::memchr(p, '"', end - p));
+        if (quote == nullptr) return false;
+        needed = needed || quote == content || holds(p, quote, ',') || holds(p, quote, '\n');
+        if (quote + 1 < end && quote[1] == '"') {  // a doubled quote, in the value
+          needed = true;
+          p = quote + 2;
+          continue;
+        }
+        p = quote + 1;
+        break;
+      }
+      if (!needed) return false;
+    } else {
+      const char* comma = static_cast<const char*>(std::memchr(p, ',', end - p));
+      if (comma == nullptr) comma = end;
+      if (holds(p, comma, '"') || holds(p, comma, '\n')) return false;
+      p = comma;
+    }
+    if (p == end) return true;
+    if (*p != ',') return false;
+    ++p;
+  }
 }
 
 uint64_t RowSeed(std::string_view from_table, std::string_view to_table) {

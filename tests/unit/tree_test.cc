@@ -53,6 +53,17 @@ TEST(RowEncodingTest, CanonicalTextIsKuzusDialectWithMinimalQuoting) {
   EXPECT_NE(text({"a,b"}), text({"a", "b"}));
   EXPECT_NE(text({std::nullopt}), text({""}));
 
+  // Rows that are their own canonical text, quotes and all, and rows that
+  // are not (a needless quote, a quote where none may be, no closing one).
+  for (const char* row : {"1,bob,30", "1,,30", "1,\"\",30", "\"a,b\"", "\"say \"\"hi\"\"\"", "\"two\nlines\",x",
+                          "\"\"\"\"", ",", "\"\",", "1,\"a,b\",\"c\nd\""}) {
+    EXPECT_TRUE(IsCanonicalText(row)) << row;
+  }
+  for (const char* row : {"\"bob\"", "1,\"bob\",30", "\"tab\tand \\ stay\"", "\"a,b\"x", "a\"b", "\"a,b",
+                          "\"a,b\"\"", "\"\"\"", "1,\"a\r\"", "a\nb"}) {
+    EXPECT_FALSE(IsCanonicalText(row)) << row;
+  }
+
   // The same text in another (from, to) pair of a rel table is another row.
   EXPECT_NE(DigestRow("1,2", RowSeed("A", "B")), DigestRow("1,2", RowSeed("A", "C")));
   EXPECT_NE(RowSeed("AB", "C"), RowSeed("A", "BC"));
