@@ -48,10 +48,20 @@ class RowEncoder {
   // rows: nothing is parsed past the leading fields), else made from its
   // fields. Valid until the next call or row.
   std::string_view Text(DataFileReader& row) const {
-    if (kuzu_dialect_ && (!row.quoted() || merkle::IsCanonicalText(row.line_text()))) return row.line_text();
+    if (kuzu_dialect_ && (!row.quoted() || QuotedRowIsItsText(row))) return row.line_text();
     scratch_.clear();
     EncodeAppend(row.Whole(), &scratch_);
     return scratch_;
+  }
+
+  // The reader reads a CR in a quoted row its own way (it drops one that
+  // ends an unquoted value; a lone one that ends the file stays in the last
+  // value, where line_text() drops it): a quoted row holding a CR other
+  // than in a CRLF line end is made from its fields.
+  static bool QuotedRowIsItsText(const DataFileReader& row) {
+    const std::string_view text = row.line_text();
+    return !row.raw().ends_with('\r') && text.find('\r') == std::string_view::npos &&
+           merkle::IsCanonicalText(text);
   }
 
   merkle::RowDigest DigestOfText(std::string_view text) const { return merkle::DigestRow(text, seed_); }

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "snapshot/csv_reader_internal.h"
+#include "tests/chunked_text.h"
 
 namespace kuzusync {
 namespace {
@@ -540,23 +541,6 @@ TEST(DataFileReaderOffsets, NoRowAtTheEndOrPastIt) {
 // (csv_reader_internal.h). The tests below read each text with both scans
 // and expect everything a reader tells of every row, and how the reading
 // ends, to be the same.
-
-// A text read at most `chunk` bytes at a time, so that the buffered bytes
-// end anywhere in a row, with stale bytes of earlier reads behind them.
-class ChunkedText final : public SequentialFile {
- public:
-  ChunkedText(const std::string& text, size_t chunk) : text_(text), chunk_(chunk) {}
-  Status Read(size_t n, char* scratch, size_t* read) override {
-    *read = text_.copy(scratch, std::min(n, chunk_), position_);
-    position_ += *read;
-    return Status::Ok();
-  }
-
- private:
-  const std::string& text_;
-  const size_t chunk_;
-  size_t position_ = 0;
-};
 
 constexpr size_t kWholeReads = static_cast<size_t>(-1);
 
