@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "merkle/merkle.h"
 #include "snapshot/csv_reader.h"
 #include "snapshot/csv_reader_internal.h"
-#include "merkle/merkle.h"
 #include "tests/chunked_text.h"
 
 using namespace kuzusync;
