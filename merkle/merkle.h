@@ -195,6 +195,13 @@ struct CodedSymbol {
   uint64_t sum = 0;
   uint32_t check = 0;
   bool empty() const { return sum == 0 && check == 0; }
+  // The symbol of both symbols' elements together (of their sets'
+  // symmetric difference).
+  CodedSymbol& operator^=(const CodedSymbol& other) {
+    sum ^= other.sum;
+    check ^= other.check;
+    return *this;
+  }
   bool operator==(const CodedSymbol&) const = default;
 };
 

@@ -153,10 +153,7 @@ void SketchEncoder::Encode(uint64_t begin, uint64_t end, std::vector<CodedSymbol
   EncodeEntries(first, last, begin, end, symbols->data() + begin, avx512);
   for (std::thread& w : workers) w.join();
   for (const std::vector<CodedSymbol>& part : partial) {
-    for (uint64_t i = begin; i < end; ++i) {
-      (*symbols)[i].sum ^= part[i - begin].sum;
-      (*symbols)[i].check ^= part[i - begin].check;
-    }
+    for (uint64_t i = begin; i < end; ++i) (*symbols)[i] ^= part[i - begin];
   }
 }
 
@@ -165,10 +162,7 @@ void ToggleInSymbols(const std::vector<uint64_t>& elements, std::vector<CodedSym
   for (uint64_t e : elements) encoder.Add(e);
   std::vector<CodedSymbol> theirs;
   encoder.Extend(symbols->size(), &theirs);
-  for (size_t i = 0; i < theirs.size(); ++i) {
-    (*symbols)[i].sum ^= theirs[i].sum;
-    (*symbols)[i].check ^= theirs[i].check;
-  }
+  for (size_t i = 0; i < theirs.size(); ++i) (*symbols)[i] ^= theirs[i];
 }
 
 void SketchEncoder::EncodeEntries(Entry* first_entry, Entry* last_entry, uint64_t begin, uint64_t end,
@@ -293,8 +287,8 @@ void SketchDecoder::Add(const std::vector<CodedSymbol>& remote) {
   std::vector<uint64_t> candidates;
   for (uint64_t i = begin; i < end; ++i) {
     CodedSymbol& s = difference_[i];
-    s.sum = remote[i - begin].sum ^ local_symbols_[i].sum;
-    s.check = remote[i - begin].check ^ local_symbols_[i].check;
+    s = remote[i - begin];
+    s ^= local_symbols_[i];
     was_empty_.push_back(s.empty());
     if (!s.empty()) ++nonempty_;
   }
