@@ -34,23 +34,22 @@ class RowEncoder {
     return (*row.is_null)[table_.kind == TableKind::kNode ? table_.primary_key : 0] != 0;
   }
 
-  // Appends the row's canonical text (merkle::AppendCanonicalField).
-  void EncodeAppend(const RowView& row, std::string* out) const {
-    const auto& fields = *row.fields;
-    const auto& nulls = *row.is_null;
-    for (size_t i = 0; i < fields.size(); ++i) {
-      if (i > 0) out->push_back(',');
-      merkle::AppendCanonicalField(out, fields[i], nulls[i] != 0);
-    }
-  }
   // The canonical text of the reader's current row: its own bytes when it
   // is in Kuzu's dialect and unquoted or quoted only where needed (most
   // rows: nothing is parsed past the leading fields), else made from its
   // fields. Valid until the next call or row.
   std::string_view Text(DataFileReader& row) const {
     if (kuzu_dialect_ && (!row.quoted() || QuotedRowIsItsText(row))) return row.line_text();
+    return Text(row.Whole());
+  }
+  // The canonical text of a parsed row (merkle::AppendCanonicalField).
+  // Valid until the next call.
+  std::string_view Text(const RowView& row) const {
     scratch_.clear();
-    EncodeAppend(row.Whole(), &scratch_);
+    for (size_t i = 0; i < row.fields->size(); ++i) {
+      if (i > 0) scratch_.push_back(',');
+      merkle::AppendCanonicalField(&scratch_, (*row.fields)[i], (*row.is_null)[i] != 0);
+    }
     return scratch_;
   }
 
@@ -67,11 +66,7 @@ class RowEncoder {
   merkle::RowDigest DigestOfText(std::string_view text) const { return merkle::DigestRow(text, seed_); }
   uint64_t seed() const { return seed_; }  // what DigestOfText hashes with
   merkle::RowDigest Digest(DataFileReader& row) const { return DigestOfText(Text(row)); }
-  merkle::RowDigest Digest(const RowView& row) const {
-    scratch_.clear();
-    EncodeAppend(row, &scratch_);
-    return DigestOfText(scratch_);
-  }
+  merkle::RowDigest Digest(const RowView& row) const { return DigestOfText(Text(row)); }
 
   const RelConnection& connection() const { return file_.connection; }
 
