@@ -2,7 +2,6 @@
 // (unchanged files hard-linked, changed ones rewritten), checks its root,
 // then swaps it in with one atomic exchange.
 
-#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -308,15 +307,9 @@ Status BuildNewVersion(Env* env, const ExportDir& b, const std::string& delta_di
     }
   };
   std::vector<TableOutcome> outcomes(b.schema.tables.size());
-  // Largest first: a large table taken last would leave the other cores
-  // idle while it is rewritten.
-  std::vector<uint64_t> table_bytes(b.schema.tables.size());
-  std::vector<size_t> order(b.schema.tables.size());
-  for (size_t i = 0; i < order.size(); ++i) {
-    order[i] = i;
-    for (const DataFile* f : b.FilesOf(b.schema.tables[i].name)) table_bytes[i] += f->size_bytes;
-  }
-  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return table_bytes[x] > table_bytes[y]; });
+  std::vector<uint64_t> table_bytes;
+  for (const TableSchema& table : b.schema.tables) table_bytes.push_back(b.BytesOf(table.name));
+  const std::vector<size_t> order = LargestFirst(table_bytes);
   KS_RETURN_IF_ERROR(RunInParallel(order.size(), threads, [&](size_t position) -> Status {
     const size_t table_index = order[position];
     const TableSchema& table = b.schema.tables[table_index];

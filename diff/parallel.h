@@ -18,6 +18,16 @@ inline int ThreadsOrCores(int threads) {
   return threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
+// The indexes of `sizes`, largest first (ties in index order): work taken
+// in that order leaves no large piece for last, while the other threads
+// idle.
+inline std::vector<size_t> LargestFirst(const std::vector<uint64_t>& sizes) {
+  std::vector<size_t> order(sizes.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return sizes[x] > sizes[y]; });
+  return order;
+}
+
 // Runs fn(i) for every i < n; returns the error of the lowest failing i, so
 // that which error is reported does not depend on timing.
 template <typename Fn>

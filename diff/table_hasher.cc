@@ -295,8 +295,7 @@ Result<merkle::Tree> HashTable(Env* env, const ExportDir& export_dir, const Tabl
                                uint64_t leaf_rows, int threads, std::vector<uint64_t>* elements,
                                RowLocations* locations) {
   const std::vector<const DataFile*> files = export_dir.FilesOf(table.name);
-  uint64_t total_bytes = 0;
-  for (const DataFile* file : files) total_bytes += file->size_bytes;
+  const uint64_t total_bytes = export_dir.BytesOf(table.name);
   const bool locate = elements != nullptr && locations != nullptr &&
                       StartLocating(env, export_dir, files, locations);
   // The builder keeps 8^depth leaves and cuts the tree down to the depth the
@@ -432,8 +431,7 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
       if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), table.name) == wanted.end()) {
         continue;
       }
-      uint64_t bytes = 0;
-      for (const DataFile* f : exports[e]->FilesOf(table.name)) bytes += f->size_bytes;
+      const uint64_t bytes = exports[e]->BytesOf(table.name);
       std::string key = cache != nullptr ? TreeCacheKey(env, *exports[e], table, leaf_rows, false) : "";
       std::optional<merkle::Tree> cached;
       std::optional<TableElements> elements;
@@ -455,12 +453,10 @@ Result<std::vector<std::vector<TableTree>>> HashExports(
   // threads (reader plus hashers); the rest run side by side, one thread
   // each, largest first, which keeps every core busy on exports of many
   // mid-sized tables (measured: the reader alone is the bottleneck there).
-  std::vector<size_t> order(jobs.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t x, size_t y) { return jobs[x].bytes > jobs[y].bytes; });
+  std::vector<uint64_t> job_bytes;
+  for (const Job& job : jobs) job_bytes.push_back(job.bytes);
   std::vector<size_t> shared;
-  for (size_t i : order) {
+  for (size_t i : LargestFirst(job_bytes)) {
     Job& job = jobs[i];
     if (job.result) continue;  // from the cache
     if (threads > 1 && job.bytes * threads > total_bytes) {

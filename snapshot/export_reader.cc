@@ -42,6 +42,14 @@ std::vector<const DataFile*> ExportDir::FilesOf(std::string_view table) const {
   return out;
 }
 
+uint64_t ExportDir::BytesOf(std::string_view table) const {
+  uint64_t bytes = 0;
+  for (const DataFile& f : files) {
+    if (f.table == table) bytes += f.size_bytes;
+  }
+  return bytes;
+}
+
 Result<ExportDir> OpenExport(Env* env, const std::string& dir) {
   FileType type;
   uint64_t size = 0;

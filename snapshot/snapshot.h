@@ -85,6 +85,8 @@ struct ExportDir {
   std::vector<DataFile> files;
 
   std::vector<const DataFile*> FilesOf(std::string_view table) const;
+  // The size of the table's data files together.
+  uint64_t BytesOf(std::string_view table) const;
   std::string PathOf(const DataFile& file) const { return JoinPath(dir, file.path); }
 };
 
